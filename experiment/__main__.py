@@ -1,0 +1,61 @@
+"""``python -m experiment COMMAND``: the commands around sessions.
+
+run             run a session (same as run_experiment.py)
+check-protocol  validate a protocol file and its stimuli without running anything
+sha256          print a file's sha256, to pin a recording in the protocol file
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from experiment.errors import ConfigError
+
+
+def check_protocol(path: Path) -> int:
+    from experiment.audio import check_stimulus
+    from experiment.config import load_protocol
+
+    try:
+        protocol = load_protocol(path)
+        for group in protocol.groups.values():
+            info = check_stimulus(group)
+            rate = f"{info.sample_rate_hz} Hz  {info.channels} ch"
+            print(f"  {group.key:<4} {info.duration_s:7.1f} s  {rate}  {group.audio}")
+    except ConfigError as err:
+        print(f"PROTOCOL NOT USABLE: {err}", file=sys.stderr)
+        return 2
+    phases = ", ".join(p.name + (f" ({p.duration_s:g} s)" if p.duration_s else "") for p in protocol.phases)
+    print(f"{protocol.path}: OK\n  {protocol.name}\n  phases: {phases}\n  sha256: {protocol.sha256}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["run"]:
+        from experiment.launcher import main as run_main
+
+        return run_main(argv[1:])
+    parser = argparse.ArgumentParser(prog="python -m experiment", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="run a session (see run_experiment.py --help)")
+    check = commands.add_parser("check-protocol", help="validate a protocol file and its stimuli")
+    check.add_argument("protocol", type=Path)
+    digest = commands.add_parser("sha256", help="print a file's sha256")
+    digest.add_argument("file", type=Path)
+    args = parser.parse_args(argv)
+    if args.command == "check-protocol":
+        return check_protocol(args.protocol)
+    from experiment.config import file_sha256
+
+    if not args.file.is_file():
+        print(f"{args.file} does not exist.", file=sys.stderr)
+        return 2
+    print(file_sha256(args.file))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

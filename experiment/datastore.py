@@ -1,0 +1,140 @@
+"""Crash-safe data files: every row appended, flushed and fsynced when it happens.
+
+A process killed at any moment loses at most the row being written. Nothing here ever
+overwrites data: session folders are created exclusively, CSV files are opened in ``x``
+mode, and session.json is replaced atomically (write a temporary file, fsync, rename).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from experiment.errors import DataError
+
+EVENT_COLUMNS = ("time_s", "code", "label", "phase", "sent_ok", "detail")
+RESPONSE_COLUMNS = ("time_s", "phase", "questionnaire", "item", "value", "rt_s", "onset_s", "input")
+
+
+def _fsync_dir(path: Path) -> None:
+    # On POSIX a new or renamed file is only durable once its directory entry is synced.
+    if os.name == "posix":
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class AppendOnlyCsv:
+    """A CSV file that exists from its header on and gets one durable row at a time."""
+
+    def __init__(self, path: Path, columns: Iterable[str]) -> None:
+        self.path = path
+        self.columns = tuple(columns)
+        try:
+            self._handle = path.open("x", newline="", encoding="utf-8")
+        except FileExistsError:
+            raise DataError(f"{path} already exists and is never overwritten: choose a new session folder.") from None
+        self._write_line(self.columns)
+        _fsync_dir(path.parent)
+
+    def _write_line(self, values: Iterable[Any]) -> None:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerow(values)
+        try:
+            self._handle.write(buffer.getvalue())
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        except OSError as err:
+            raise cannot_write(self.path, err) from None
+
+    def append(self, row: Mapping[str, Any]) -> None:
+        """Write one row (keys are column names; missing ones are left empty)."""
+        unknown = set(row) - set(self.columns)
+        if unknown:
+            raise ValueError(f"unknown columns for {self.path.name}: {sorted(unknown)}")
+        self._write_line(_cell(row.get(column, "")) for column in self.columns)
+
+    def close(self) -> None:
+        if not self._handle.closed:
+            self._handle.close()
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.6f}"
+    return str(value)
+
+
+def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
+    """Replace ``path`` with ``data`` so a reader sees the old or the new file, never half."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, sort_keys=False, default=str)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except OSError as err:
+        raise cannot_write(path, err) from None
+
+
+def cannot_write(path: Path, err: OSError) -> DataError:
+    return DataError(
+        f"Cannot write {path} ({err.strerror or err}): check that the data folder still exists and the disk "
+        f"has space; everything written before this moment is kept."
+    )
+
+
+def session_folder_name(session: int, run: int) -> str:
+    return f"ses-{session}" if run == 1 else f"ses-{session}_run-{run}"
+
+
+def existing_runs(data_dir: Path, participant: str, session: int) -> list[Path]:
+    """Folders already holding this participant's session, first run first."""
+    subject = data_dir / f"sub-{participant}"
+    pattern = re.compile(rf"^ses-{session}(_run-(\d+))?$")
+    found = []
+    for child in subject.glob(f"ses-{session}*"):
+        match = pattern.match(child.name)
+        if match and child.is_dir():
+            found.append((int(match.group(2) or 1), child))
+    return [path for _, path in sorted(found)]
+
+
+def create_session_folder(data_dir: Path, participant: str, session: int, allow_new_run: bool) -> Path:
+    """Make DATA/sub-ID/ses-N/ (or ses-N_run-K when asked for a new run); never reuse one.
+
+    Raises
+    ------
+    DataError
+        The session already has a folder and no new run was asked for, or the disk refuses.
+    """
+    runs = existing_runs(data_dir, participant, session)
+    if runs and not allow_new_run:
+        raise DataError(
+            f"{runs[-1]} already holds data for participant {participant}, session {session}: "
+            f"use the next session number, or --new-run to keep it and start a new run beside it."
+        )
+    run = len(runs) + 1
+    folder = data_dir / f"sub-{participant}" / session_folder_name(session, run)
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        folder.mkdir(mode=0o700)
+    except FileExistsError:
+        raise DataError(f"{folder} appeared while this session was starting: start again.") from None
+    except OSError as err:
+        raise DataError(f"Cannot create {folder} ({err.strerror}): check the data folder and free space.") from None
+    _fsync_dir(folder.parent)
+    return folder

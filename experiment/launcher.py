@@ -1,0 +1,315 @@
+"""From the command line to a finished session, and the one place errors are caught.
+
+Order matters: everything that can be checked is checked before the session folder exists
+(protocol, participant ID, stimuli, earlier runs, marker port, sound output, window), so a
+refusal leaves nothing half-made. Once the folder exists every outcome is written to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import platform
+import socket
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import experiment
+from experiment.allocation import LEDGER_FILENAME, SqliteAllocator
+from experiment.audio import check_stimulus, load_samples
+from experiment.clock import SessionClock
+from experiment.config import MARKER_PROTOCOLS, Protocol, check_participant_id, load_protocol
+from experiment.datastore import EVENT_COLUMNS, RESPONSE_COLUMNS, AppendOnlyCsv, create_session_folder, existing_runs
+from experiment.errors import AllocationError, ConfigError, DataError, DeviceError, ExperimentError
+from experiment.markers import MarkerSender, open_device
+from experiment.playback import open_player
+from experiment.session import Session, SessionRecord
+from experiment.ui.dialog import SessionInfo
+
+log = logging.getLogger("experiment")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEMO_PROTOCOL = REPO_ROOT / "stimuli" / "demo" / "protocol.toml"
+DEFAULT_PROTOCOL = REPO_ROOT / "stimuli" / "protocol.toml"
+DEFAULT_DATA_DIR = REPO_ROOT / "data"
+EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_ABORTED, EXIT_DEVICE = 0, 1, 2, 3, 4
+PACKAGES = ("psychopy", "numpy", "pandas", "pyserial", "sounddevice", "soundfile", "psychtoolbox", "pyglet")
+
+
+@dataclass
+class RunOptions:
+    protocol: Path
+    data_dir: Path
+    info: SessionInfo
+    autopilot: bool
+    autopilot_seed: int | None
+    marker_protocol: str | None
+    marker_port: str | None
+    new_run: bool
+    screenshots: bool
+    fullscreen: bool | None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="run_experiment.py",
+        description="Run one session of the self-compassion paradigm.",
+    )
+    parser.add_argument("--participant", default="", help="participant ID (a pseudonym such as P001)")
+    parser.add_argument("--session", type=int, default=1, help="session number (default 1)")
+    parser.add_argument("--technician", default="", help="technician initials")
+    parser.add_argument("--protocol", type=Path, help="protocol file (default stimuli/protocol.toml)")
+    parser.add_argument("--demo", action="store_true", help="bundled short demo protocol and stimuli")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="where data go (default data/)")
+    parser.add_argument("--autopilot", action="store_true", help="a seeded simulated participant answers; no dialog")
+    parser.add_argument("--autopilot-seed", type=int, help="autopilot seed (default: from the participant ID)")
+    parser.add_argument("--marker-port", help="marker device path (/dev/ttyUSB0, COM3) or pyserial URL (loop://)")
+    parser.add_argument("--marker-protocol", choices=MARKER_PROTOCOLS, help="marker device protocol")
+    parser.add_argument(
+        "--new-run", action="store_true", help="the session already has data: keep it and start a new run beside it"
+    )
+    parser.add_argument("--screenshots", action="store_true", help="save the first frame of each screen")
+    parser.add_argument("--windowed", action="store_true", help="use a window even if the protocol says fullscreen")
+    return parser
+
+
+def options_from_args(args: argparse.Namespace) -> RunOptions:
+    protocol = args.protocol or (DEMO_PROTOCOL if args.demo else DEFAULT_PROTOCOL)
+    info = SessionInfo(args.participant, args.session, args.technician or ("AP" if args.autopilot else ""))
+    return RunOptions(
+        protocol,
+        args.data_dir.resolve(),
+        info,
+        args.autopilot,
+        args.autopilot_seed,
+        args.marker_protocol,
+        args.marker_port,
+        args.new_run,
+        args.screenshots,
+        False if args.windowed else None,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _log_to_console()
+    options = options_from_args(args)
+    try:
+        return run(options)
+    except ConfigError as err:
+        return _fail(EXIT_INPUT, str(err))
+    except (DataError, AllocationError) as err:
+        return _fail(EXIT_INPUT, str(err))
+    except DeviceError as err:
+        return _fail(EXIT_DEVICE, str(err))
+    except KeyboardInterrupt:
+        return _fail(EXIT_ABORTED, "Stopped from the keyboard (Ctrl+C) before the session began.")
+
+
+def run(options: RunOptions) -> int:
+    protocol = load_protocol(options.protocol)
+    info = _session_info(options, protocol)
+    if info is None:
+        return _fail(EXIT_ABORTED, "The session dialog was cancelled; nothing was recorded.")
+    check_participant_id(protocol, info.participant)
+    stimuli = {key: check_stimulus(group) for key, group in protocol.groups.items()}
+    previous = existing_runs(options.data_dir, info.participant, info.session)
+    if previous and not options.new_run:
+        raise DataError(
+            f"{previous[-1]} already holds data for participant {info.participant}, session {info.session}: "
+            f"use the next session number, or --new-run to keep it and start a new run beside it."
+        )
+    options.data_dir.mkdir(parents=True, exist_ok=True)
+    marker_protocol = options.marker_protocol or protocol.markers.protocol
+    marker_port = options.marker_port or protocol.markers.port
+    device = open_device(marker_protocol, marker_port, protocol.markers.baudrate, protocol.markers.pulse_ms)
+    closers = [device.close]
+    try:
+        allocator = SqliteAllocator(options.data_dir / LEDGER_FILENAME, list(protocol.groups), protocol.allocation_seed)
+        closers.append(allocator.close)
+        allocation = allocator.allocate(info.participant)
+        group = protocol.groups[allocation.group]
+        samples, rate_hz = load_samples(group.audio)
+        player, backend_note = open_player(
+            samples, rate_hz, protocol.audio.backend, protocol.audio.volume, protocol.audio.device
+        )
+        closers.append(player.close)
+        clock = SessionClock()
+        autopilot = _make_autopilot(options, info)
+        from experiment.ui.display import Display
+
+        display = Display(protocol.display, clock, autopilot, fullscreen=options.fullscreen)
+        closers.append(display.close)
+        folder = create_session_folder(options.data_dir, info.participant, info.session, options.new_run)
+        if options.screenshots:
+            display.screenshot_dir = folder / "screenshots"
+        file_log = _log_to_file(folder / "session.log")
+        closers.append(lambda: logging.getLogger().removeHandler(file_log))
+        events = AppendOnlyCsv(folder / "events.csv", EVENT_COLUMNS)
+        responses = AppendOnlyCsv(folder / "responses.csv", RESPONSE_COLUMNS)
+        closers += [events.close, responses.close]
+        record = SessionRecord(folder / "session.json")
+        record.update(
+            **_initial_record(
+                protocol,
+                info,
+                options,
+                allocation,
+                group,
+                stimuli[group.key],
+                clock,
+                device.describe(),
+                player.describe() | {"backend_choice": backend_note},
+                previous,
+                autopilot,
+            )
+        )
+        log.info("Session folder: %s", folder)
+        log.info("Participant %s, session %s: allocation #%d", info.participant, info.session, allocation.position + 1)
+        markers = MarkerSender(device, protocol.markers.codes, clock, events)
+        session = Session(protocol, group, clock, markers, display, player, responses, record)
+        status, message = _run_session(session)
+        allocator.record_outcome(info.participant, status)
+        record.update(
+            status=status,
+            ended_at=_now_iso(),
+            duration_s=round(clock.now(), 3),
+            marker_faults=markers.faults,
+            current_phase=None,
+            **({"message": message} if message else {}),
+        )
+        return _report(status, message, folder, markers.faults)
+    finally:
+        for close in reversed(closers):
+            try:
+                close()
+            except Exception as err:  # noqa: BLE001 - closing must never hide the session's own outcome
+                log.warning("While closing: %s", err)
+
+
+def _run_session(session: Session) -> tuple[str, str | None]:
+    """Run and translate every way a session can end into a status and a message."""
+    try:
+        return session.run(), None
+    except ExperimentError as err:
+        log.error("%s", err)
+        return "error", str(err)
+    except KeyboardInterrupt:
+        log.error("Stopped from the keyboard (Ctrl+C)")
+        return "aborted", "Stopped from the keyboard (Ctrl+C)."
+    except Exception as err:  # noqa: BLE001 - a bug: keep the traceback in the log, the data on disk
+        log.exception("Unexpected error")
+        return "error", f"Unexpected error ({type(err).__name__}: {err})"
+
+
+def _report(status: str, message: str | None, folder: Path, faults: int) -> int:
+    if faults:
+        log.warning("%d marker(s) did not reach the recorder: they are flagged sent_ok=false in events.csv", faults)
+    if status == "completed":
+        log.info("Session completed. Data: %s", folder)
+        return EXIT_OK
+    if status == "aborted":
+        return _fail(EXIT_ABORTED, f"The session was ended early; everything recorded so far is in {folder}.")
+    return _fail(EXIT_FAILED, f"{message} Everything recorded so far is in {folder}; the details are in session.log.")
+
+
+def _session_info(options: RunOptions, protocol: Protocol) -> SessionInfo | None:
+    if options.autopilot:
+        if not options.info.participant:
+            raise ConfigError("--autopilot needs --participant ID (the dialog is skipped).")
+        return options.info
+    from experiment.ui.dialog import ask_session_info
+
+    return ask_session_info(options.info, protocol.id_pattern, protocol.name)
+
+
+def _make_autopilot(options: RunOptions, info: SessionInfo):
+    if not options.autopilot:
+        return None
+    from experiment.ui.autopilot import Autopilot
+
+    seed = options.autopilot_seed
+    if seed is None:
+        seed = int(hashlib.sha256(f"{info.participant}/{info.session}".encode()).hexdigest()[:8], 16)
+    log.info("Autopilot on (seed %d): a simulated participant answers every screen", seed)
+    return Autopilot(seed)
+
+
+def _initial_record(
+    protocol, info, options, allocation, group, stimulus, clock, markers, audio, previous, autopilot
+) -> dict:
+    return {
+        "participant": info.participant,
+        "session": info.session,
+        "run": len(previous) + 1,
+        "previous_runs": [str(p) for p in previous],
+        "group": group.key,
+        "status": "running",
+        "started_at": clock.started_at_iso,
+        "ended_at": None,
+        "technician": info.technician,
+        "station": socket.gethostname(),
+        "protocol_file": str(protocol.path),
+        "protocol_sha256": protocol.sha256,
+        "protocol_name": protocol.name,
+        "audio_file": str(group.audio),
+        "audio_sha256": stimulus.sha256,
+        "audio_duration_s": round(stimulus.duration_s, 3),
+        "audio": audio,
+        "markers": markers,
+        "marker_codes": dict(protocol.markers.codes),
+        "marker_faults": 0,
+        "allocation": {
+            "position": allocation.position + 1,
+            "ledger": str(options.data_dir / LEDGER_FILENAME),
+            "allocated_at": allocation.allocated_at,
+        },
+        "autopilot": {"seed": autopilot.seed} if autopilot else None,
+        "clock": "time.perf_counter (monotonic), seconds since started_at",
+        "software": _versions(),
+    }
+
+
+def _versions() -> dict:
+    versions = {
+        "experiment": experiment.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+    for package in PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return versions
+
+
+def _now_iso() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).astimezone().isoformat(timespec="milliseconds")
+
+
+def _log_to_console() -> None:
+    root = logging.getLogger()
+    if not any(getattr(h, "_experiment_console", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(asctime)s  %(message)s", "%H:%M:%S"))
+        handler._experiment_console = True
+        root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def _log_to_file(path: Path) -> logging.Handler:
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+    return handler
+
+
+def _fail(code: int, sentence: str) -> int:
+    log.error("%s", sentence)
+    print(f"\nSESSION NOT COMPLETED: {sentence}", file=sys.stderr)
+    return code

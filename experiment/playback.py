@@ -1,0 +1,258 @@
+"""Audio playback that knows when the sound really started and whether all of it played.
+
+Two backends behind one interface:
+
+- ``ptb``: Psychtoolbox's PortAudio engine (what PsychoPy's ``ptb`` sound backend uses), with a
+  scheduled start and the engine's own onset timestamp. We open the stream ourselves with
+  exactly the file's channel count: PsychoPy opens as many channels as the device reports
+  (32 on PulseAudio) and then refuses stereo data.
+- ``sounddevice``: PortAudio through python-sounddevice, a callback stream whose frame count
+  proves how much was played. Works wherever PortAudio does, including PulseAudio.
+
+``auto`` tries ``ptb`` with a short silent probe and falls back to ``sounddevice`` when the
+probe fails or stalls (the ALSA ``pulse`` plugin stalls PsychPortAudio), saying why.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import threading
+import time
+from typing import Protocol
+
+import numpy as np
+
+from experiment.errors import DeviceError
+
+log = logging.getLogger(__name__)
+INT16_SCALE = 1.0 / 32768.0
+
+
+class Player(Protocol):
+    backend: str
+    onset_perf_s: float | None  # perf_counter time the first sample reached the output
+    offset_perf_s: float | None  # perf_counter time playback ended
+    frames_played: int
+    total_frames: int
+
+    def start(self) -> None: ...
+
+    def finished(self) -> bool: ...
+
+    def stop(self) -> None: ...
+
+    def describe(self) -> dict: ...
+
+    def close(self) -> None: ...
+
+
+class SoundDevicePlayer:
+    """Plays int16 frames through a PortAudio callback stream (python-sounddevice)."""
+
+    backend = "sounddevice"
+
+    def __init__(self, samples: np.ndarray, rate_hz: int, volume: float = 1.0, device: str | None = None) -> None:
+        import sounddevice
+
+        self._sd = sounddevice
+        self.samples = samples
+        self.rate_hz = rate_hz
+        self.gain = volume * INT16_SCALE
+        self.total_frames = len(samples)
+        self.frames_played = 0
+        self.onset_perf_s: float | None = None
+        self.offset_perf_s: float | None = None
+        self.error: str | None = None
+        self._done = threading.Event()
+        try:
+            self._stream = sounddevice.OutputStream(
+                samplerate=rate_hz,
+                channels=samples.shape[1],
+                dtype="float32",
+                device=device,
+                callback=self._callback,
+                finished_callback=self._finished,
+            )
+        except (sounddevice.PortAudioError, ValueError) as err:
+            raise DeviceError(
+                f"Cannot open the sound output {device or '(default)'} ({err}): "
+                "check the headphones and sound settings."
+            ) from None
+        self.latency_s = float(self._stream.latency)
+        self.device_name = sounddevice.query_devices(self._stream.device)["name"]
+
+    def _dac_perf(self, stream_time: float, current_time: float) -> float:
+        # PortAudio's DAC time is on the stream clock; the ALSA pulse plugin reports 0 there,
+        # in which case the stream's nominal latency is the best estimate we have.
+        now = time.perf_counter()
+        if stream_time > 0 and current_time > 0:
+            return now + (stream_time - current_time)
+        return now + self.latency_s
+
+    def _callback(self, outdata, frames, timing, status) -> None:
+        if status.output_underflow:
+            log.warning("Audio output underflow at frame %d", self.frames_played)
+        start = self.frames_played
+        chunk = self.samples[start : start + frames]
+        outdata[: len(chunk)] = chunk * self.gain
+        outdata[len(chunk) :] = 0
+        if start == 0 and len(chunk):
+            self.onset_perf_s = self._dac_perf(timing.outputBufferDacTime, timing.currentTime)
+        self.frames_played = start + len(chunk)
+        if self.frames_played >= self.total_frames:
+            self.offset_perf_s = (
+                self._dac_perf(timing.outputBufferDacTime, timing.currentTime) + len(chunk) / self.rate_hz
+            )
+            raise self._sd.CallbackStop
+
+    def _finished(self) -> None:
+        if self.offset_perf_s is None:
+            self.offset_perf_s = time.perf_counter()
+        self._done.set()
+
+    def start(self) -> None:
+        self._stream.start()
+
+    def finished(self) -> bool:
+        return self._done.is_set()
+
+    def stop(self) -> None:
+        self._stream.abort()
+
+    def describe(self) -> dict:
+        return {
+            "backend": self.backend,
+            "device": self.device_name,
+            "sample_rate_hz": self.rate_hz,
+            "latency_s": round(self.latency_s, 4),
+        }
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+class PtbPlayer:
+    """Plays through Psychtoolbox's PsychPortAudio with a scheduled start."""
+
+    backend = "ptb"
+    lead_s = 0.1  # schedule this far ahead so the engine can start on time
+
+    def __init__(self, samples: np.ndarray, rate_hz: int, volume: float = 1.0, device: str | None = None) -> None:
+        import psychtoolbox
+        import psychtoolbox.audio as ptb_audio
+
+        self._get_secs = psychtoolbox.GetSecs
+        self.rate_hz = rate_hz
+        self.total_frames = len(samples)
+        self.frames_played = 0
+        self.onset_perf_s: float | None = None
+        self.offset_perf_s: float | None = None
+        device_id = _ptb_device_index(ptb_audio, device)
+        try:
+            with _quiet():
+                self._stream = ptb_audio.Stream(
+                    mode=1, device_id=device_id, freq=rate_hz, channels=samples.shape[1], latency_class=1
+                )
+            self._stream.volume = volume
+            self._stream.fill_buffer((samples * INT16_SCALE).astype(np.float32))
+        except Exception as err:  # noqa: BLE001 - PsychPortAudio raises plain Exception
+            raise DeviceError(f"Psychtoolbox cannot open the sound output ({err}).") from None
+        self.device_name = device or "(default)"
+
+    def _to_perf(self, ptb_time: float) -> float:
+        # GetSecs and perf_counter tick at the same rate; read both together to map one to the other.
+        return ptb_time - self._get_secs() + time.perf_counter()
+
+    def start(self) -> None:
+        # Never wait_for_start: a stalled device would block the session forever.
+        self._stream.start(repetitions=1, when=self._get_secs() + self.lead_s, wait_for_start=0)
+
+    def finished(self) -> bool:
+        status = self._stream.status
+        self.frames_played = int(status["ElapsedOutSamples"])
+        if self.onset_perf_s is None and status["StartTime"] > 0 and self.frames_played > 0:
+            self.onset_perf_s = self._to_perf(status["StartTime"])
+        # State 0 = stopped; 1 = waiting to start; 2 = playing.
+        if status["Active"] or status["State"] != 0:
+            return False
+        if self.offset_perf_s is None:
+            stop = status.get("EstimatedStopTime") or 0.0
+            self.offset_perf_s = self._to_perf(stop) if stop > 0 else time.perf_counter()
+        return True
+
+    def stop(self) -> None:
+        self._stream.stop()
+
+    def describe(self) -> dict:
+        return {"backend": self.backend, "device": self.device_name, "sample_rate_hz": self.rate_hz}
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+def _ptb_device_index(ptb_audio, name: str | None) -> int | None:
+    if not name:
+        return None
+    for device in ptb_audio.get_devices():
+        if device["NrOutputChannels"] > 0 and name.lower() in device["DeviceName"].lower():
+            return int(device["DeviceIndex"])
+    raise DeviceError(
+        f"No sound output whose name contains '{name}' was found: check [audio] device in the protocol file."
+    )
+
+
+def _ptb_works(rate_hz: int, channels: int, device: str | None) -> str | None:
+    """Play 0.2 s of silence through ptb; return why it failed, or None when it played."""
+    try:
+        probe = PtbPlayer(np.zeros((int(0.2 * rate_hz), channels), dtype=np.int16), rate_hz, 0.0, device)
+    except DeviceError as err:
+        return str(err)
+    except ImportError as err:
+        return f"psychtoolbox is not installed ({err})"
+    try:
+        probe.start()
+        deadline = time.perf_counter() + 1.5
+        while not probe.finished():
+            if time.perf_counter() > deadline:
+                return "a 0.2 s test sound had not finished after 1.5 s (the stream stalled)"
+            time.sleep(0.02)
+        if probe.frames_played < probe.total_frames:
+            return f"a 0.2 s test sound stopped after {probe.frames_played} of {probe.total_frames} frames"
+        return None
+    finally:
+        probe.close()
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Send Psychtoolbox's PTB-INFO chatter to the log instead of the technician's console."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        yield
+    for line in (out.getvalue() + err.getvalue()).splitlines():
+        if line.strip():
+            log.debug("%s", line)
+
+
+def open_player(
+    samples: np.ndarray, rate_hz: int, backend: str, volume: float, device: str | None
+) -> tuple[Player, str]:
+    """Open a player for ``backend`` ("auto", "ptb" or "sounddevice").
+
+    Returns the player and a note on how the backend was chosen (for session.json).
+    """
+    if backend in ("auto", "ptb"):
+        failure = _ptb_works(rate_hz, samples.shape[1], device)
+        if failure is None:
+            return PtbPlayer(samples, rate_hz, volume, device), "ptb probe played"
+        if backend == "ptb":
+            raise DeviceError(
+                f'The ptb sound backend does not work here: {failure}. Set [audio] backend = "auto" or "sounddevice".'
+            )
+        log.info("ptb sound backend unusable (%s); using sounddevice", failure)
+        note = f"ptb unusable ({failure}); fell back to sounddevice"
+    else:
+        note = "sounddevice chosen in the protocol"
+    return SoundDevicePlayer(samples, rate_hz, volume, device), note

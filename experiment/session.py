@@ -1,0 +1,190 @@
+"""Runs one session: the protocol's phases as screens, audio, markers and data rows.
+
+A :class:`Session` gets every device and writer ready-made (see :mod:`experiment.launcher`)
+and only walks the timeline. Markers that open a screen are sent from the flip itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from experiment.clock import SessionClock
+from experiment.config import Group, Phase, Protocol
+from experiment.datastore import AppendOnlyCsv, write_json_atomic
+from experiment.errors import DeviceError, SessionAborted
+from experiment.markers import MarkerSender
+from experiment.playback import Player
+from experiment.ui.display import Display
+from experiment.ui.vas import VisualAnalogueScale
+
+log = logging.getLogger(__name__)
+AUDIO_START_TIMEOUT_S = 3.0
+
+
+@dataclass
+class SessionRecord:
+    """session.json: rewritten atomically whenever something in it changes."""
+
+    path: Path
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def update(self, **fields: Any) -> None:
+        self.data.update(fields)
+        write_json_atomic(self.path, self.data)
+
+
+class Session:
+    def __init__(
+        self,
+        protocol: Protocol,
+        group: Group,
+        clock: SessionClock,
+        markers: MarkerSender,
+        display: Display,
+        player: Player,
+        responses: AppendOnlyCsv,
+        record: SessionRecord,
+    ) -> None:
+        self.protocol = protocol
+        self.group = group
+        self.clock = clock
+        self.markers = markers
+        self.display = display
+        self.player = player
+        self.responses = responses
+        self.record = record
+        self.phase_times: list[dict[str, Any]] = []
+
+    def run(self) -> str:
+        """Walk the timeline; return the final status ("completed" or "aborted")."""
+        self.markers.send("session_start")
+        try:
+            for phase in self.protocol.phases:
+                self._run_phase(phase)
+        except SessionAborted:
+            log.warning("Session aborted by the technician during phase '%s'", self.markers.phase)
+            if "session_abort" in self.markers.codes:
+                self.markers.send("session_abort")
+            return "aborted"
+        self.markers.send("session_end")
+        return "completed"
+
+    # --- phases --------------------------------------------------------------------------
+    def _run_phase(self, phase: Phase) -> None:
+        self.markers.phase = phase.name
+        timing: dict[str, Any] = {"name": phase.name, "kind": phase.kind}
+        self.phase_times.append(timing)
+        self.record.update(current_phase=phase.name, phases=self.phase_times)
+        log.info("Phase %s (%s)%s", phase.name, phase.kind, f", {phase.duration_s:g} s" if phase.duration_s else "")
+        runner = {
+            "instructions": self._instructions,
+            "end": self._instructions,
+            "rest": self._rest,
+            "questionnaires": self._questionnaires,
+            "audio": self._audio,
+        }[phase.kind]
+        runner(phase, timing)
+        self.markers.send(f"{phase.name}_end")
+        timing["end_s"] = round(self.clock.now(), 6)
+        self.record.update(phases=self.phase_times)
+
+    def _start_marker(self, phase: Phase, timing: dict[str, Any]):
+        def send() -> None:
+            self.markers.send(f"{phase.name}_start")
+            timing["start_s"] = round(self.clock.now(), 6)
+
+        return send
+
+    def _instructions(self, phase: Phase, timing: dict[str, Any]) -> None:
+        text = self.display.text(phase.text)
+        self.display.wait_for_key([text], ("space",), shot=phase.name, on_flip=self._start_marker(phase, timing))
+
+    def _rest(self, phase: Phase, timing: dict[str, Any]) -> None:
+        self.display.wait_for_key([self.display.text(phase.text)], ("space",), shot=f"{phase.name}_instructions")
+        self.display.show_for(
+            [self.display.fixation()], phase.duration_s, shot=phase.name, on_flip=self._start_marker(phase, timing)
+        )
+
+    def _questionnaires(self, phase: Phase, timing: dict[str, Any]) -> None:
+        self.display.wait_for_key(
+            [self.display.text(phase.text)],
+            ("space",),
+            shot=f"{phase.name}_intro",
+            on_flip=self._start_marker(phase, timing),
+        )
+        scale = VisualAnalogueScale(self.display)
+        for bank_id in phase.questionnaires:
+            bank = self.protocol.questionnaires[bank_id]
+            self.display.wait_for_key(
+                [self.display.text(bank.instructions)], ("space",), shot=f"{phase.name}_{bank_id}_instructions"
+            )
+            for item in bank.items:
+                answer = scale.ask(item, on_onset=self._item_marker(bank_id, item.id), shot=f"{phase.name}_{item.id}")
+                self.responses.append(
+                    {
+                        "time_s": answer.time_s,
+                        "phase": phase.name,
+                        "questionnaire": bank_id,
+                        "item": item.id,
+                        "value": answer.value,
+                        "rt_s": answer.rt_s,
+                        "onset_s": answer.onset_s,
+                        "input": answer.input,
+                    }
+                )
+
+    def _item_marker(self, bank_id: str, item_id: str):
+        return lambda: self.markers.send("item_onset", detail=f"{bank_id}/{item_id}")
+
+    def _audio(self, phase: Phase, timing: dict[str, Any]) -> None:
+        d = self.display
+        d.wait_for_key([d.text(phase.text)], ("space",), shot=f"{phase.name}_instructions")
+        listening = [d.fixation()]
+        d.frame(listening, on_flip=self._start_marker(phase, timing), shot=phase.name)
+        try:
+            self._play(listening)
+        finally:
+            if not self.player.finished():
+                self.player.stop()
+            self._record_audio()
+
+    def _play(self, listening) -> None:
+        player = self.player
+        player.start()
+        deadline = time.perf_counter() + AUDIO_START_TIMEOUT_S
+        while player.onset_perf_s is None:
+            if player.finished() and player.onset_perf_s is None:
+                raise DeviceError(
+                    "The sound output stopped before it started: check the headphones and sound settings."
+                )
+            if time.perf_counter() > deadline:
+                raise DeviceError(
+                    f"The sound output did not start within {AUDIO_START_TIMEOUT_S:g} s: "
+                    "check the headphones and sound settings."
+                )
+            self.display.frame(listening)
+        # Send the onset marker at the moment the first sample reaches the output.
+        time.sleep(max(0.0, player.onset_perf_s - time.perf_counter()))
+        self.markers.send("audio_onset", detail=self.group.audio.name)
+        while not player.finished():
+            self.display.keys(())  # Escape
+            self.display.frame(listening)
+        self.markers.send("audio_offset", detail=f"{player.frames_played}/{player.total_frames} frames")
+        if player.frames_played < player.total_frames:
+            log.error("AUDIO STOPPED EARLY: %d of %d frames played", player.frames_played, player.total_frames)
+
+    def _record_audio(self) -> None:
+        p = self.player
+        info = p.describe() | {
+            "onset_s": None if p.onset_perf_s is None else round(self.clock.from_perf_counter(p.onset_perf_s), 6),
+            "offset_s": None if p.offset_perf_s is None else round(self.clock.from_perf_counter(p.offset_perf_s), 6),
+            "frames_played": p.frames_played,
+            "frames_total": p.total_frames,
+            "played_s": round(p.frames_played / p.rate_hz, 3),
+            "complete": p.frames_played >= p.total_frames,
+        }
+        self.record.update(audio=self.record.data.get("audio", {}) | info)

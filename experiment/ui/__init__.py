@@ -1,0 +1,1 @@
+"""Everything that touches a PsychoPy window. Nothing here runs at import."""

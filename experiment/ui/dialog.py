@@ -1,0 +1,50 @@
+"""The session dialog: participant ID, session number, technician initials."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+INITIALS_PATTERN = r"^[A-Za-z]{2,4}$"
+
+
+@dataclass
+class SessionInfo:
+    participant: str
+    session: int
+    technician: str
+
+
+def ask_session_info(prefill: SessionInfo, id_pattern: str, study_name: str) -> SessionInfo | None:
+    """Show the dialog until its fields are valid; None when the technician cancels."""
+    from psychopy import gui
+
+    info = prefill
+    problem = ""
+    while True:
+        dialog = gui.Dlg(title="New session")
+        dialog.addText(study_name)
+        if problem:
+            dialog.addText(problem, color="red")
+        dialog.addField("participant", initial=info.participant, label="Participant ID (pseudonym, no names):")
+        dialog.addField("session", initial=str(info.session), label="Session number:")
+        dialog.addField("technician", initial=info.technician, label="Technician initials:")
+        answers = dialog.show()
+        if not dialog.OK:
+            return None
+        info = SessionInfo(str(answers["participant"]).strip(), info.session, str(answers["technician"]).strip())
+        problem = validate(info, str(answers["session"]).strip(), id_pattern)
+        if not problem:
+            info.session = int(str(answers["session"]).strip())
+            return info
+
+
+def validate(info: SessionInfo, session_text: str, id_pattern: str) -> str:
+    """An empty string when the fields are valid, otherwise what to correct."""
+    if not re.fullmatch(id_pattern, info.participant):
+        return f"The participant ID must match {id_pattern} (for example P001); never a name."
+    if not session_text.isdigit() or int(session_text) < 1:
+        return "The session number must be a whole number from 1."
+    if not re.fullmatch(INITIALS_PATTERN, info.technician):
+        return "Technician initials: two to four letters."
+    return ""

@@ -1,0 +1,12 @@
+@echo off
+rem Double-click to run a session (Windows). Works from any folder: it finds the project
+rem next to this file. First time: run the set-up steps in README.md.
+setlocal
+set "ROOT=%~dp0.."
+if not exist "%ROOT%\.venv\Scripts\python.exe" (
+    echo The project's environment is missing: follow "Setting up a lab PC" in README.md first.
+    pause
+    exit /b 1
+)
+"%ROOT%\.venv\Scripts\python.exe" "%ROOT%\run_experiment.py" %*
+if errorlevel 1 pause

@@ -1,0 +1,13 @@
+#!/bin/bash
+# Double-click to run a session (macOS). Works from any folder: it finds the project next to
+# this file. First time: run the set-up steps in README.md.
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+if [ ! -x "$ROOT/.venv/bin/python" ]; then
+    echo "The project's environment is missing: follow 'Setting up a lab PC' in README.md first."
+    read -r -p "Press Enter to close."
+    exit 1
+fi
+"$ROOT/.venv/bin/python" "$ROOT/run_experiment.py" "$@"
+status=$?
+[ $status -ne 0 ] && read -r -p "Press Enter to close."
+exit $status

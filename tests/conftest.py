@@ -1,0 +1,128 @@
+"""Shared fixtures: protocols written for a test, socat tty pairs, running a session."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tools"))
+
+from make_demo_audio import GROUPS, SAMPLE_RATE_HZ, tone  # noqa: E402
+
+DEMO_PROTOCOL = REPO / "stimuli" / "demo" / "protocol.toml"
+
+
+def write_protocol(folder: Path, rest_s: float = 1.0, audio_s: float = 2.0, edit=None) -> Path:
+    """A copy of the demo protocol in ``folder`` with short rests and short, distinct tones.
+
+    ``edit`` (text -> text) makes a deliberate mistake for the validation tests.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "audio").mkdir(exist_ok=True)
+    for key, (_, frequency_hz) in GROUPS.items():
+        soundfile.write(
+            folder / "audio" / f"{key}.flac",
+            tone(frequency_hz, audio_s).astype(np.float32),
+            SAMPLE_RATE_HZ,
+            subtype="PCM_16",
+        )
+    shutil.copy(REPO / "stimuli/questionnaires/state_short.toml", folder / "state_short.toml")
+    text = DEMO_PROTOCOL.read_text()
+    text = re.sub(r"duration_s = \d+", f"duration_s = {rest_s}", text)
+    text = text.replace("../questionnaires/state_short.toml", "state_short.toml")
+    if edit is not None:
+        text = edit(text)
+    path = folder / "protocol.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def fast_protocol(tmp_path: Path) -> Path:
+    return write_protocol(tmp_path / "protocol")
+
+
+class TtyPair:
+    """A real tty pair from socat; the test reads the far end and timestamps every byte."""
+
+    def __init__(self, folder: Path) -> None:
+        self.near = str(folder / "ttyA")
+        self.far = str(folder / "ttyB")
+        self.proc = subprocess.Popen(
+            ["socat", "-d", "-d", f"pty,raw,echo=0,link={self.near}", f"pty,raw,echo=0,link={self.far}"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.time() + 5
+        while not (os.path.exists(self.near) and os.path.exists(self.far)):
+            if time.time() > deadline:
+                raise RuntimeError("socat did not create the tty pair")
+            time.sleep(0.02)
+        self.received: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._fd = os.open(self.far, os.O_RDONLY | os.O_NONBLOCK)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        import select
+
+        while not self._stop.is_set():
+            ready, _, _ = select.select([self._fd], [], [], 0.05)
+            if ready:
+                try:
+                    data = os.read(self._fd, 1024)
+                except OSError:
+                    return
+                now = time.perf_counter()
+                self.received += [(now, b) for b in data]
+
+    def bytes(self, settle_s: float = 0.3) -> list[int]:
+        time.sleep(settle_s)
+        return [b for _, b in self.received]
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._reader.join(timeout=1)
+        os.close(self._fd)
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait()
+
+
+@pytest.fixture
+def tty_pair(tmp_path: Path):
+    pair = TtyPair(tmp_path)
+    yield pair
+    pair.close()
+
+
+def session_command(*args: str) -> list[str]:
+    return [sys.executable, str(REPO / "run_experiment.py"), *args]
+
+
+def run_session(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run(session_command(*args), capture_output=True, text=True, timeout=timeout, cwd="/")
+
+
+@pytest.fixture(scope="session")
+def display_available() -> None:
+    if not os.environ.get("DISPLAY"):
+        pytest.fail("No DISPLAY: run the tests through ./test.sh (it starts a virtual display).")

@@ -1,0 +1,271 @@
+"""Whole sessions with real parts: run_experiment.py in a real PsychoPy window on Xvfb,
+audio into a PulseAudio null sink (recorded from its monitor), markers through socat ttys,
+the technician's keys from xdotool."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import GROUPS, SAMPLE_RATE_HZ, run_session, session_command, write_protocol
+
+from experiment.config import file_sha256, load_protocol, required_events
+
+pytestmark = pytest.mark.usefixtures("display_available")
+CONTRACT_FIELDS = (
+    "participant",
+    "session",
+    "group",
+    "status",
+    "audio_file",
+    "audio_sha256",
+    "protocol_sha256",
+    "started_at",
+    "software",
+)
+
+
+def read_csv(path: Path) -> list[dict]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def session_dir(data: Path, participant: str, session: int = 1) -> Path:
+    return data / f"sub-{participant}" / f"ses-{session}"
+
+
+def autopilot_answers(log_text: str) -> list[tuple[str, int]]:
+    return [(item, int(v)) for item, v in re.findall(r"autopilot answers (\w+) with (\d+)", log_text)]
+
+
+def test_demo_session_end_to_end_with_markers_on_a_tty(tmp_path, tty_pair):
+    data = tmp_path / "data"
+    started = time.monotonic()
+    result = run_session(
+        "--demo",
+        "--autopilot",
+        "--participant",
+        "P001",
+        "--data-dir",
+        str(data),
+        "--marker-protocol",
+        "brainproducts",
+        "--marker-port",
+        tty_pair.near,
+        timeout=180,
+    )
+    elapsed_s = time.monotonic() - started
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert elapsed_s < 180
+    folder = session_dir(data, "P001")
+
+    record = json.loads((folder / "session.json").read_text())
+    for field in CONTRACT_FIELDS:
+        assert record[field] not in (None, ""), field
+    assert record["status"] == "completed"
+    assert record["group"] in GROUPS
+    assert Path(record["audio_file"]).name == f"{record['group']}.flac"
+    assert record["audio_sha256"] == file_sha256(Path(record["audio_file"]))
+    assert record["audio"]["complete"] is True
+    assert record["marker_faults"] == 0
+
+    events = read_csv(folder / "events.csv")
+    protocol = load_protocol(record["protocol_file"])
+    labels = [e["label"] for e in events]
+    assert set(labels) == set(required_events(protocol.phases))
+    for phase in protocol.phases:  # every phase opens and closes with its own markers
+        in_phase = [e["label"] for e in events if e["phase"] == phase.name]
+        assert in_phase[0] == f"{phase.name}_start" and in_phase[-1] in (f"{phase.name}_end", "session_end")
+    assert all(e["sent_ok"] == "true" for e in events)
+    times = [float(e["time_s"]) for e in events]
+    assert times == sorted(times)
+
+    # Exactly the logged codes arrived, each followed by 0 (plus 0 at open and close).
+    codes = [int(e["code"]) for e in events]
+    expected = [0] + [b for code in codes for b in (code, 0)] + [0]
+    assert tty_pair.bytes() == expected
+
+    responses = read_csv(folder / "responses.csv")
+    assert [(r["phase"], r["item"]) for r in responses] == [
+        (phase, item.id) for phase in ("pre", "post") for item in protocol.questionnaires["state_short"].items
+    ]
+    answers = autopilot_answers((folder / "session.log").read_text())
+    assert [(r["item"], int(r["value"])) for r in responses] == answers
+    assert all(float(r["rt_s"]) > 0 for r in responses)
+
+
+def record_sink(path: Path) -> subprocess.Popen:
+    sink = subprocess.run(["pactl", "get-default-sink"], capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.Popen(
+        ["parec", "-d", f"{sink}.monitor", "--format=s16le", f"--rate={SAMPLE_RATE_HZ}", "--channels=1"],
+        stdout=path.open("wb"),
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def dominant_frequency_hz(raw: Path) -> tuple[float, float]:
+    samples = np.frombuffer(raw.read_bytes(), dtype=np.int16).astype(np.float64)
+    spectrum = np.abs(np.fft.rfft(samples))
+    freqs = np.fft.rfftfreq(len(samples), 1 / SAMPLE_RATE_HZ)
+    spectrum[freqs < 100] = 0
+    return float(freqs[np.argmax(spectrum)]), float(np.sqrt(np.mean(samples**2)))
+
+
+def test_each_group_hears_its_own_recording(tmp_path):
+    protocol = write_protocol(tmp_path / "protocol", rest_s=0.5, audio_s=2.0)
+    data = tmp_path / "data"
+    heard = {}
+    for n in range(1, 6):  # one permuted block: every group once
+        participant = f"P{n:03d}"
+        raw = tmp_path / f"{participant}.raw"
+        recorder = record_sink(raw)
+        try:
+            result = run_session(
+                "--protocol",
+                str(protocol),
+                "--autopilot",
+                "--participant",
+                participant,
+                "--data-dir",
+                str(data),
+                timeout=120,
+            )
+        finally:
+            recorder.terminate()
+            recorder.wait()
+        assert result.returncode == 0, result.stdout + result.stderr
+        record = json.loads((session_dir(data, participant) / "session.json").read_text())
+        group = record["group"]
+        assert Path(record["audio_file"]).name == f"{group}.flac"
+        assert record["audio_sha256"] == file_sha256(Path(record["audio_file"]))
+        assert record["audio"]["complete"] is True
+        frequency_hz, rms = dominant_frequency_hz(raw)
+        assert rms > 100, "nothing was heard on the sound output"
+        heard[group] = frequency_hz
+    assert sorted(heard) == sorted(GROUPS)
+    for group, frequency_hz in heard.items():
+        assert abs(frequency_hz - GROUPS[group][1]) < 3, (group, frequency_hz)
+
+
+def wait_for(predicate, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def count_rows(path: Path) -> int:
+    return len(read_csv(path)) if path.exists() else 0
+
+
+def test_sigkill_keeps_every_row_written_before_it(tmp_path):
+    protocol = write_protocol(tmp_path / "protocol", rest_s=0.5)
+    data = tmp_path / "data"
+    folder = session_dir(data, "P002")
+    proc = subprocess.Popen(
+        session_command("--protocol", str(protocol), "--autopilot", "--participant", "P002", "--data-dir", str(data)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: count_rows(folder / "responses.csv") >= 2, 60, "two answers")
+        responses_before = count_rows(folder / "responses.csv")
+        events_before = count_rows(folder / "events.csv")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    responses = read_csv(folder / "responses.csv")
+    events = read_csv(folder / "events.csv")
+    assert len(responses) >= responses_before and len(events) >= events_before
+    for row in responses + events:  # no half-written row
+        assert None not in row.values() and None not in row
+    record = json.loads((folder / "session.json").read_text())
+    assert record["status"] == "running"  # what a crash leaves: it never claims completion
+
+
+def test_escape_then_yes_ends_the_session_keeping_data(tmp_path):
+    protocol = write_protocol(tmp_path / "protocol", rest_s=30)
+    data = tmp_path / "data"
+    folder = session_dir(data, "P003")
+    proc = subprocess.Popen(
+        session_command("--protocol", str(protocol), "--autopilot", "--participant", "P003", "--data-dir", str(data)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(
+            lambda: (
+                "baseline_start" in (folder / "events.csv").read_text() if (folder / "events.csv").exists() else False
+            ),
+            60,
+            "the baseline",
+        )
+        window = subprocess.run(["xdotool", "search", "--name", "^PsychoPy$"], capture_output=True, text=True)
+        window_id = window.stdout.split()[-1]
+        subprocess.run(["xdotool", "windowfocus", "--sync", window_id], check=True)
+        subprocess.run(["xdotool", "key", "Escape"], check=True)
+        time.sleep(1.0)
+        subprocess.run(["xdotool", "key", "y"], check=True)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 3, out + err
+    assert "ended early" in err
+    record = json.loads((folder / "session.json").read_text())
+    assert record["status"] == "aborted"
+    labels = [e["label"] for e in read_csv(folder / "events.csv")]
+    assert labels[-2:] == ["baseline_start", "session_abort"]
+    assert "baseline_end" not in labels
+
+
+def test_existing_session_is_never_overwritten(tmp_path):
+    protocol = write_protocol(tmp_path / "protocol", rest_s=0.5)
+    data = tmp_path / "data"
+    args = ("--protocol", str(protocol), "--autopilot", "--participant", "P004", "--data-dir", str(data))
+    assert run_session(*args).returncode == 0
+    first = (session_dir(data, "P004") / "events.csv").read_bytes()
+    again = run_session(*args)
+    assert again.returncode == 2
+    assert "--new-run" in again.stderr and "Traceback" not in again.stderr
+    assert (session_dir(data, "P004") / "events.csv").read_bytes() == first
+    new_run = run_session(*args, "--new-run")
+    assert new_run.returncode == 0, new_run.stderr
+    second = json.loads((data / "sub-P004" / "ses-1_run-2" / "session.json").read_text())
+    first_record = json.loads((session_dir(data, "P004") / "session.json").read_text())
+    assert second["run"] == 2 and second["previous_runs"] == [str(session_dir(data, "P004"))]
+    assert second["group"] == first_record["group"]  # the allocation is permanent
+
+
+@pytest.mark.parametrize(
+    "edit, args, code, expected",
+    [
+        (lambda t: t.replace("baseline_end = 21", "baseline_end = 20"), (), 2, "baseline_end"),
+        (lambda t: t.replace("duration_s = 0.5", "duration_s = -1", 1), (), 2, "duration_s"),
+        (None, ("--marker-protocol", "brainproducts", "--marker-port", "/dev/ttyNOPE0"), 4, "/dev/ttyNOPE0"),
+        (None, ("--participant", "Jane Doe"), 2, "pseudonym"),
+    ],
+)
+def test_refusals_are_one_sentence_and_leave_no_session_folder(tmp_path, edit, args, code, expected):
+    protocol = write_protocol(tmp_path / "protocol", rest_s=0.5, edit=edit)
+    data = tmp_path / "data"
+    base = ["--protocol", str(protocol), "--autopilot", "--data-dir", str(data)]
+    if "--participant" not in args:
+        base += ["--participant", "P005"]
+    result = run_session(*base, *args)
+    assert result.returncode == code
+    assert "Traceback" not in result.stderr + result.stdout
+    sentence = [line for line in result.stderr.splitlines() if line.startswith("SESSION NOT COMPLETED")]
+    assert len(sentence) == 1 and expected in sentence[0]
+    assert not data.exists() or not list(data.glob("sub-*"))
