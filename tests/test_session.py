@@ -269,3 +269,59 @@ def test_refusals_are_one_sentence_and_leave_no_session_folder(tmp_path, edit, a
     sentence = [line for line in result.stderr.splitlines() if line.startswith("SESSION NOT COMPLETED")]
     assert len(sentence) == 1 and expected in sentence[0]
     assert not data.exists() or not list(data.glob("sub-*"))
+
+
+def xdotool(*args: str) -> str:
+    return subprocess.run(["xdotool", *args], check=True, capture_output=True, text=True).stdout
+
+
+def find_window(title: str, timeout_s: float = 60) -> str:
+    found: list[str] = []
+
+    def visible() -> bool:
+        result = subprocess.run(["xdotool", "search", "--name", f"^{title}$"], capture_output=True, text=True)
+        found[:] = result.stdout.split()
+        return bool(found)
+
+    wait_for(visible, timeout_s, f"the window '{title}'")
+    return found[-1]
+
+
+def test_dialog_refuses_a_name_then_starts_with_the_typed_pseudonym(tmp_path):
+    protocol = write_protocol(tmp_path / "protocol", rest_s=30)
+    data = tmp_path / "data"
+    proc = subprocess.Popen(
+        session_command("--protocol", str(protocol), "--participant", "Jane", "--data-dir", str(data)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        dialog = find_window("New session")
+        xdotool("windowfocus", "--sync", dialog)
+        time.sleep(0.3)
+        xdotool("key", "Tab", "Tab")  # the prefilled name stays; fill in the initials
+        xdotool("type", "AB")
+        xdotool("key", "Return")
+        time.sleep(1.0)
+        again = find_window("New session")  # shown again, saying what to correct
+        xdotool("windowfocus", "--sync", again)
+        time.sleep(0.3)
+        xdotool("key", "ctrl+a")
+        xdotool("type", "P051")
+        xdotool("key", "Return")
+        window = find_window("PsychoPy")
+        events = data / "sub-P051" / "ses-1" / "events.csv"
+        wait_for(lambda: events.exists() and "welcome_start" in events.read_text(), 60, "the welcome screen")
+        xdotool("windowfocus", "--sync", window)
+        xdotool("key", "Escape")
+        time.sleep(1.0)
+        xdotool("key", "y")
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 3, out + err
+    assert not (data / "sub-Jane").exists()
+    record = json.loads((data / "sub-P051" / "ses-1" / "session.json").read_text())
+    assert (record["participant"], record["technician"], record["status"]) == ("P051", "AB", "aborted")

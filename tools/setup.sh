@@ -5,7 +5,10 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WHAT="${1:-dev}"
-DEB_PACKAGES=(xvfb pulseaudio pulseaudio-utils libportaudio2 socat xdotool python3-venv desktop-file-utils x11-utils)
+# libxcb-* and libxkbcommon-x11-0: what the Qt session dialog needs to open on X11.
+DEB_PACKAGES=(xvfb pulseaudio pulseaudio-utils libportaudio2 socat xdotool python3-venv desktop-file-utils x11-utils
+    libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxkbcommon-x11-0
+    libxcb-xinerama0 libxcb-shape0 libxcb-randr0 libxcb-xkb1)
 
 say() { printf '[setup] %s\n' "$*"; }
 

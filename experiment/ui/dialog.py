@@ -26,9 +26,10 @@ def ask_session_info(prefill: SessionInfo, id_pattern: str, study_name: str) -> 
         dialog.addText(study_name)
         if problem:
             dialog.addText(problem, color="red")
-        dialog.addField("participant", initial=info.participant, label="Participant ID (pseudonym, no names):")
-        dialog.addField("session", initial=str(info.session), label="Session number:")
-        dialog.addField("technician", initial=info.technician, label="Technician initials:")
+        label = "Participant ID (pseudonym, no names):"
+        dialog.addField("participant", initial=info.participant, label=label, required=True)
+        dialog.addField("session", initial=str(info.session), label="Session number:", required=True)
+        dialog.addField("technician", initial=info.technician, label="Technician initials:", required=True)
         answers = dialog.show()
         if not dialog.OK:
             return None
