@@ -162,6 +162,18 @@ def wait_for(predicate, timeout_s: float, what: str) -> None:
         time.sleep(0.1)
 
 
+def start_session(*args: str) -> subprocess.Popen:
+    return subprocess.Popen(session_command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def press_escape_and_confirm(window_id: str) -> None:
+    """The technician's abort, through the real X input path."""
+    xdotool("windowfocus", "--sync", window_id)
+    xdotool("key", "Escape")
+    time.sleep(1.0)
+    xdotool("key", "y")
+
+
 def count_rows(path: Path) -> int:
     return len(read_csv(path)) if path.exists() else 0
 
@@ -170,11 +182,7 @@ def test_sigkill_keeps_every_row_written_before_it(tmp_path):
     protocol = write_protocol(tmp_path / "protocol", rest_s=0.5)
     data = tmp_path / "data"
     folder = session_dir(data, "P002")
-    proc = subprocess.Popen(
-        session_command("--protocol", str(protocol), "--autopilot", "--participant", "P002", "--data-dir", str(data)),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = start_session("--protocol", str(protocol), "--autopilot", "--participant", "P002", "--data-dir", str(data))
     try:
         wait_for(lambda: count_rows(folder / "responses.csv") >= 2, 60, "two answers")
         responses_before = count_rows(folder / "responses.csv")
@@ -197,12 +205,7 @@ def test_escape_then_yes_ends_the_session_keeping_data(tmp_path):
     protocol = write_protocol(tmp_path / "protocol", rest_s=30)
     data = tmp_path / "data"
     folder = session_dir(data, "P003")
-    proc = subprocess.Popen(
-        session_command("--protocol", str(protocol), "--autopilot", "--participant", "P003", "--data-dir", str(data)),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_session("--protocol", str(protocol), "--autopilot", "--participant", "P003", "--data-dir", str(data))
     try:
         wait_for(
             lambda: (
@@ -211,12 +214,7 @@ def test_escape_then_yes_ends_the_session_keeping_data(tmp_path):
             60,
             "the baseline",
         )
-        window = subprocess.run(["xdotool", "search", "--name", "^PsychoPy$"], capture_output=True, text=True)
-        window_id = window.stdout.split()[-1]
-        subprocess.run(["xdotool", "windowfocus", "--sync", window_id], check=True)
-        subprocess.run(["xdotool", "key", "Escape"], check=True)
-        time.sleep(1.0)
-        subprocess.run(["xdotool", "key", "y"], check=True)
+        press_escape_and_confirm(find_window("PsychoPy"))
         out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
@@ -290,12 +288,7 @@ def find_window(title: str, timeout_s: float = 60) -> str:
 def test_dialog_refuses_a_name_then_starts_with_the_typed_pseudonym(tmp_path):
     protocol = write_protocol(tmp_path / "protocol", rest_s=30)
     data = tmp_path / "data"
-    proc = subprocess.Popen(
-        session_command("--protocol", str(protocol), "--participant", "Jane", "--data-dir", str(data)),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_session("--protocol", str(protocol), "--participant", "Jane", "--data-dir", str(data))
     try:
         dialog = find_window("New session")
         xdotool("windowfocus", "--sync", dialog)
@@ -313,10 +306,7 @@ def test_dialog_refuses_a_name_then_starts_with_the_typed_pseudonym(tmp_path):
         window = find_window("PsychoPy")
         events = data / "sub-P051" / "ses-1" / "events.csv"
         wait_for(lambda: events.exists() and "welcome_start" in events.read_text(), 60, "the welcome screen")
-        xdotool("windowfocus", "--sync", window)
-        xdotool("key", "Escape")
-        time.sleep(1.0)
-        xdotool("key", "y")
+        press_escape_and_confirm(window)
         out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
