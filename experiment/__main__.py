@@ -45,7 +45,13 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("protocol", type=Path)
     digest = commands.add_parser("sha256", help="print a file's sha256")
     digest.add_argument("file", type=Path)
+    commands.add_parser("ports", help="list serial ports and recognised trigger boxes")
     args = parser.parse_args(argv)
+    if args.command == "ports":
+        from experiment.markers.ports import describe_ports
+
+        print(describe_ports())
+        return 0
     if args.command == "check-protocol":
         return check_protocol(args.protocol)
     from experiment.config import file_sha256

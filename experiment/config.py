@@ -15,16 +15,16 @@ from pathlib import Path
 from types import MappingProxyType
 
 from experiment.errors import ConfigError
+from experiment.markers.device import PROTOCOLS as MARKER_PROTOCOLS
 from experiment.questionnaires import Questionnaire, load_questionnaire
 from experiment.tables import Table, load_toml
 
 GROUP_KEYS = ("CBS", "LKM", "RUM", "PE", "NEU")
 PHASE_KINDS = ("instructions", "rest", "questionnaires", "audio", "end")
-MARKER_PROTOCOLS = ("none", "brainproducts")
 AUDIO_BACKENDS = ("auto", "ptb", "sounddevice")
 # Events every session sends besides each phase's <name>_start and <name>_end.
 SESSION_EVENTS = ("session_start", "session_end", "session_abort")
-AUDIO_EVENTS = ("audio_onset", "audio_offset")
+AUDIO_EVENTS = ("audio_onset", "audio_offset", "sync")
 QUESTIONNAIRE_EVENTS = ("item_onset",)
 _PHASE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 DEFAULT_ID_PATTERN = r"^[A-Z]{1,3}[0-9]{2,4}$"
@@ -51,8 +51,10 @@ class Phase:
 class MarkerSettings:
     protocol: str
     port: str | None
-    baudrate: int
+    baudrate: int | None  # None: the device's own default
     pulse_ms: float
+    lsl: bool  # also send every marker to a Lab Streaming Layer outlet
+    sync_interval_s: float
     codes: Mapping[str, int]
 
 
@@ -217,8 +219,12 @@ def _read_markers(table: Table, phases: tuple[Phase, ...]) -> MarkerSettings:
     if protocol not in MARKER_PROTOCOLS:
         raise table.error("protocol", f"is '{protocol}', not one of {', '.join(MARKER_PROTOCOLS)}")
     port = table.str("port", None)
-    baudrate = table.int("baudrate", 115200, low=300, high=4_000_000)
+    baudrate = table.int("baudrate", None, low=300, high=4_000_000)
     pulse_ms = table.positive("pulse_ms", 10.0)
+    if pulse_ms < 2 or pulse_ms > 1000:
+        raise table.error("pulse_ms", f"is {pulse_ms:g}; recorders need 2-1000 ms (10 is safe at 1 kHz and above)")
+    lsl = table.bool("lsl", False)
+    sync_interval_s = table.positive("sync_interval_s", 60.0)
     codes_table = table.table("codes", required=True)
     needed = required_events(phases)
     allowed = set(needed) | set(SESSION_EVENTS)
@@ -237,7 +243,7 @@ def _read_markers(table: Table, phases: tuple[Phase, ...]) -> MarkerSettings:
             )
         by_code[code] = label
     table.finish()
-    return MarkerSettings(protocol, port, baudrate, pulse_ms, MappingProxyType(codes))
+    return MarkerSettings(protocol, port, baudrate, pulse_ms, lsl, sync_interval_s, MappingProxyType(codes))
 
 
 def _read_display(table: Table) -> DisplaySettings:

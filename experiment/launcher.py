@@ -25,6 +25,9 @@ from experiment.config import MARKER_PROTOCOLS, Protocol, check_participant_id, 
 from experiment.datastore import EVENT_COLUMNS, RESPONSE_COLUMNS, AppendOnlyCsv, create_session_folder, existing_runs
 from experiment.errors import AllocationError, ConfigError, DataError, DeviceError, ExperimentError
 from experiment.markers import MarkerSender, open_device
+from experiment.markers.device import SERIAL_PROTOCOLS
+from experiment.markers.lsl import LslOutlet
+from experiment.markers.ports import ftdi_latency_advice
 from experiment.playback import open_player
 from experiment.session import Session, SessionRecord
 from experiment.ui.dialog import SessionInfo
@@ -47,6 +50,7 @@ class RunOptions:
     autopilot_seed: int | None
     marker_protocol: str | None
     marker_port: str | None
+    marker_lsl: bool
     new_run: bool
     screenshots: bool
     fullscreen: bool | None
@@ -68,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--marker-port", help="marker device path (/dev/ttyUSB0, COM3) or pyserial URL (loop://)")
     parser.add_argument("--marker-protocol", choices=MARKER_PROTOCOLS, help="marker device protocol")
     parser.add_argument(
+        "--marker-lsl", action="store_true", help="also send every marker to a Lab Streaming Layer outlet"
+    )
+    parser.add_argument(
         "--new-run", action="store_true", help="the session already has data: keep it and start a new run beside it"
     )
     parser.add_argument("--screenshots", action="store_true", help="save the first frame of each screen")
@@ -86,6 +93,7 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
         args.autopilot_seed,
         args.marker_protocol,
         args.marker_port,
+        args.marker_lsl,
         args.new_run,
         args.screenshots,
         False if args.windowed else None,
@@ -126,6 +134,8 @@ def run(options: RunOptions) -> int:
     marker_port = options.marker_port or protocol.markers.port
     device = open_device(marker_protocol, marker_port, protocol.markers.baudrate, protocol.markers.pulse_ms)
     closers = [device.close]
+    if marker_protocol in SERIAL_PROTOCOLS and (advice := ftdi_latency_advice(device.port)):
+        log.warning("%s", advice)
     try:
         allocator = SqliteAllocator(options.data_dir / LEDGER_FILENAME, list(protocol.groups), protocol.allocation_seed)
         closers.append(allocator.close)
@@ -133,7 +143,12 @@ def run(options: RunOptions) -> int:
         group = protocol.groups[allocation.group]
         samples, rate_hz = load_samples(group.audio)
         player, backend_note = open_player(
-            samples, rate_hz, protocol.audio.backend, protocol.audio.volume, protocol.audio.device
+            samples,
+            rate_hz,
+            protocol.audio.backend,
+            protocol.audio.volume,
+            protocol.audio.device,
+            protocol.markers.sync_interval_s,
         )
         closers.append(player.close)
         clock = SessionClock()
@@ -168,15 +183,23 @@ def run(options: RunOptions) -> int:
         )
         log.info("Session folder: %s", folder)
         log.info("Participant %s, session %s: allocation #%d", info.participant, info.session, allocation.position + 1)
-        markers = MarkerSender(device, protocol.markers.codes, clock, events)
+        lsl = None
+        if marker_protocol == "lsl" or protocol.markers.lsl or options.marker_lsl:
+            lsl = LslOutlet(protocol.markers.codes)
+            closers.append(lsl.close)
+        markers = MarkerSender(device, protocol.markers.codes, clock, events, lsl)
+        closers.append(markers.close)
         session = Session(protocol, group, clock, markers, display, player, responses, record)
         status, message = _run_session(session)
+        if not markers.flush():
+            log.error("Some markers were still waiting to be written when the session ended.")
         allocator.record_outcome(info.participant, status)
         record.update(
             status=status,
             ended_at=_now_iso(),
             duration_s=round(clock.now(), 3),
             marker_faults=markers.faults,
+            marker_reconnects=markers.reconnects,
             current_phase=None,
             **({"message": message} if message else {}),
         )

@@ -36,6 +36,9 @@ class Player(Protocol):
     offset_perf_s: float | None  # perf_counter time playback ended
     frames_played: int
     total_frames: int
+    rate_hz: int
+    # (audio position s, perf_counter time that sample reached the output), every sync interval
+    sync_times: list[tuple[float, float]]
 
     def start(self) -> None: ...
 
@@ -53,7 +56,14 @@ class SoundDevicePlayer:
 
     backend = "sounddevice"
 
-    def __init__(self, samples: np.ndarray, rate_hz: int, volume: float = 1.0, device: str | None = None) -> None:
+    def __init__(
+        self,
+        samples: np.ndarray,
+        rate_hz: int,
+        volume: float = 1.0,
+        device: str | None = None,
+        sync_every_s: float | None = None,
+    ) -> None:
         import sounddevice
 
         self._sd = sounddevice
@@ -65,6 +75,8 @@ class SoundDevicePlayer:
         self.onset_perf_s: float | None = None
         self.offset_perf_s: float | None = None
         self.error: str | None = None
+        self.sync_times: list[tuple[float, float]] = []
+        self._sync_targets = _sync_targets(len(samples), rate_hz, sync_every_s)
         self._done = threading.Event()
         try:
             self._stream = sounddevice.OutputStream(
@@ -98,8 +110,13 @@ class SoundDevicePlayer:
         chunk = self.samples[start : start + frames]
         outdata[: len(chunk)] = chunk * self.gain
         outdata[len(chunk) :] = 0
+        buffer_perf = self._dac_perf(timing.outputBufferDacTime, timing.currentTime)
         if start == 0 and len(chunk):
-            self.onset_perf_s = self._dac_perf(timing.outputBufferDacTime, timing.currentTime)
+            self.onset_perf_s = buffer_perf
+        # The sound card's own clock decides when a sync sample is played: that is the point.
+        while self._sync_targets and self._sync_targets[0] < start + len(chunk):
+            target = self._sync_targets.pop(0)
+            self.sync_times.append((target / self.rate_hz, buffer_perf + (target - start) / self.rate_hz))
         self.frames_played = start + len(chunk)
         if self.frames_played >= self.total_frames:
             self.offset_perf_s = (
@@ -139,7 +156,14 @@ class PtbPlayer:
     backend = "ptb"
     lead_s = 0.1  # schedule this far ahead so the engine can start on time
 
-    def __init__(self, samples: np.ndarray, rate_hz: int, volume: float = 1.0, device: str | None = None) -> None:
+    def __init__(
+        self,
+        samples: np.ndarray,
+        rate_hz: int,
+        volume: float = 1.0,
+        device: str | None = None,
+        sync_every_s: float | None = None,
+    ) -> None:
         import psychtoolbox
         import psychtoolbox.audio as ptb_audio
 
@@ -149,6 +173,8 @@ class PtbPlayer:
         self.frames_played = 0
         self.onset_perf_s: float | None = None
         self.offset_perf_s: float | None = None
+        self.sync_times: list[tuple[float, float]] = []
+        self._sync_targets = _sync_targets(len(samples), rate_hz, sync_every_s)
         device_id = _ptb_device_index(ptb_audio, device)
         try:
             with _quiet():
@@ -174,6 +200,9 @@ class PtbPlayer:
         self.frames_played = int(status["ElapsedOutSamples"])
         if self.onset_perf_s is None and status["StartTime"] > 0 and self.frames_played > 0:
             self.onset_perf_s = self._to_perf(status["StartTime"])
+        while self._sync_targets and self.onset_perf_s and self.frames_played > self._sync_targets[0]:
+            target = self._sync_targets.pop(0)  # the engine's start time plus the position
+            self.sync_times.append((target / self.rate_hz, self.onset_perf_s + target / self.rate_hz))
         # State 0 = stopped; 1 = waiting to start; 2 = playing.
         if status["Active"] or status["State"] != 0:
             return False
@@ -190,6 +219,14 @@ class PtbPlayer:
 
     def close(self) -> None:
         self._stream.close()
+
+
+def _sync_targets(total_frames: int, rate_hz: int, every_s: float | None) -> list[int]:
+    """Sample indices at every ``every_s`` seconds of audio, excluding the start and the end."""
+    if not every_s:
+        return []
+    step = int(round(every_s * rate_hz))
+    return list(range(step, total_frames, step))
 
 
 def _ptb_device_index(ptb_audio, name: str | None) -> int | None:
@@ -237,7 +274,12 @@ def _quiet():
 
 
 def open_player(
-    samples: np.ndarray, rate_hz: int, backend: str, volume: float, device: str | None
+    samples: np.ndarray,
+    rate_hz: int,
+    backend: str,
+    volume: float,
+    device: str | None,
+    sync_every_s: float | None = None,
 ) -> tuple[Player, str]:
     """Open a player for ``backend`` ("auto", "ptb" or "sounddevice").
 
@@ -246,7 +288,7 @@ def open_player(
     if backend in ("auto", "ptb"):
         failure = _ptb_works(rate_hz, samples.shape[1], device)
         if failure is None:
-            return PtbPlayer(samples, rate_hz, volume, device), "ptb probe played"
+            return PtbPlayer(samples, rate_hz, volume, device, sync_every_s), "ptb probe played"
         if backend == "ptb":
             raise DeviceError(
                 f'The ptb sound backend does not work here: {failure}. Set [audio] backend = "auto" or "sounddevice".'
@@ -255,4 +297,4 @@ def open_player(
         note = f"ptb unusable ({failure}); fell back to sounddevice"
     else:
         note = "sounddevice chosen in the protocol"
-    return SoundDevicePlayer(samples, rate_hz, volume, device), note
+    return SoundDevicePlayer(samples, rate_hz, volume, device, sync_every_s), note

@@ -167,15 +167,26 @@ class Session:
                     "check the headphones and sound settings."
                 )
             self.display.frame(listening)
-        # Send the onset marker at the moment the first sample reaches the output.
-        time.sleep(max(0.0, player.onset_perf_s - time.perf_counter()))
-        self.markers.send("audio_onset", detail=self.group.audio.name)
+        # Written when the first sample reaches the output, by the marker thread.
+        self.markers.send("audio_onset", detail=self.group.audio.name, at_perf=player.onset_perf_s)
+        synced = 0
         while not player.finished():
+            synced = self._send_syncs(synced)
             self.display.keys(())  # Escape
             self.display.frame(listening)
-        self.markers.send("audio_offset", detail=f"{player.frames_played}/{player.total_frames} frames")
+        self._send_syncs(synced)
+        self.markers.send(
+            "audio_offset", detail=f"{player.frames_played}/{player.total_frames} frames", at_perf=player.offset_perf_s
+        )
         if player.frames_played < player.total_frames:
             log.error("AUDIO STOPPED EARLY: %d of %d frames played", player.frames_played, player.total_frames)
+
+    def _send_syncs(self, already_sent: int) -> int:
+        """Queue a sync marker for each sync sample the sound card has reached."""
+        times = self.player.sync_times
+        for position_s, perf_s in times[already_sent:]:
+            self.markers.send("sync", detail=f"audio_s={position_s:.3f}", at_perf=perf_s)
+        return len(times)
 
     def _record_audio(self) -> None:
         p = self.player

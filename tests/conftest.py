@@ -8,7 +8,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -20,6 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tools"))
 
+from emulators import BoxEmulator  # noqa: E402
 from make_demo_audio import GROUPS, SAMPLE_RATE_HZ, tone  # noqa: E402
 
 DEMO_PROTOCOL = REPO / "stimuli" / "demo" / "protocol.toml"
@@ -56,9 +56,9 @@ def fast_protocol(tmp_path: Path) -> Path:
 
 
 class TtyPair:
-    """A real tty pair from socat; the test reads the far end and timestamps every byte."""
+    """A real tty pair from socat: the program writes to ``near``; a box emulator on ``far``."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, protocol: str = "brainproducts") -> None:
         self.near = str(folder / "ttyA")
         self.far = str(folder / "ttyB")
         self.proc = subprocess.Popen(
@@ -71,37 +71,21 @@ class TtyPair:
             if time.time() > deadline:
                 raise RuntimeError("socat did not create the tty pair")
             time.sleep(0.02)
-        self.received: list[tuple[float, int]] = []
-        self._stop = threading.Event()
-        self._fd = os.open(self.far, os.O_RDONLY | os.O_NONBLOCK)
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        self.box = BoxEmulator(self.far, protocol)
 
-    def _read(self) -> None:
-        import select
-
-        while not self._stop.is_set():
-            ready, _, _ = select.select([self._fd], [], [], 0.05)
-            if ready:
-                try:
-                    data = os.read(self._fd, 1024)
-                except OSError:
-                    return
-                now = time.perf_counter()
-                self.received += [(now, b) for b in data]
+    @property
+    def received(self) -> list[tuple[float, int]]:
+        return self.box.received
 
     def bytes(self, settle_s: float = 0.3) -> list[int]:
-        time.sleep(settle_s)
-        return [b for _, b in self.received]
+        return list(self.box.raw(settle_s))
 
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
 
     def close(self) -> None:
-        self._stop.set()
-        self._reader.join(timeout=1)
-        os.close(self._fd)
+        self.box.close()
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait()
@@ -112,6 +96,22 @@ def tty_pair(tmp_path: Path):
     pair = TtyPair(tmp_path)
     yield pair
     pair.close()
+
+
+@pytest.fixture
+def make_tty_pair(tmp_path: Path):
+    """A factory: ``make_tty_pair(protocol)`` for a box emulator of that protocol."""
+    pairs = []
+
+    def make(protocol: str) -> TtyPair:
+        folder = tmp_path / f"tty{len(pairs)}"
+        folder.mkdir()
+        pairs.append(TtyPair(folder, protocol))
+        return pairs[-1]
+
+    yield make
+    for pair in pairs:
+        pair.close()
 
 
 def session_command(*args: str) -> list[str]:

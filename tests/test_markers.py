@@ -1,76 +1,169 @@
-"""Marker devices on real ports: pyserial's loop:// and a socat tty pair."""
+"""Marker devices and the marker thread on real ports: pyserial's loop:// and socat tty pairs
+read by an emulator of each trigger box."""
 
 from __future__ import annotations
 
-import serial
+import csv
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import REPO, TtyPair
 
 from experiment.clock import SessionClock
 from experiment.datastore import EVENT_COLUMNS, AppendOnlyCsv
 from experiment.errors import DeviceError
 from experiment.markers import MarkerSender, open_device
-from experiment.markers.brainproducts import RawByteDevice
+from experiment.markers.ports import ftdi_latency_advice, identify, resolve_port
+
+CODES = {f"e{code}": code for code in (1, 7, 10, 16, 99, 128, 200, 254, 255)}
+SERIAL_PROTOCOLS = ("brainproducts", "bbtk", "mmbts-p", "cedrus")
 
 
-def test_code_byte_then_clear_on_loop_url():
-    device = RawByteDevice("loop://", pulse_ms=5)
-    device.pulse(200)
-    device.pulse(7)
+def make_sender(tmp_path, device, lsl=None) -> MarkerSender:
+    events = AppendOnlyCsv(tmp_path / "events.csv", EVENT_COLUMNS)
+    return MarkerSender(device, CODES, SessionClock(), events, lsl)
+
+
+def logged(tmp_path) -> list[dict]:
+    with (tmp_path / "events.csv").open() as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.parametrize("protocol", SERIAL_PROTOCOLS)
+def test_a_burst_of_markers_arrives_whole_in_order_and_never_overlapping(tmp_path, make_tty_pair, protocol):
+    pair = make_tty_pair(protocol)
+    device = open_device(protocol, pair.near, None, 10.0)
+    sender = make_sender(tmp_path, device)
+    started = time.perf_counter()
+    for label in CODES:  # all queued at once: the thread must space them out
+        sender.send(label)
+    queued_s = time.perf_counter() - started
+    sender.close()
+    device.close()
+    assert queued_s < 0.005, "send() must not wait for the device"
+    rows = logged(tmp_path)
+    pulses = pair.box.pulses()
+    assert [p.code for p in pulses] == [int(r["code"]) for r in rows] == list(CODES.values())
+    assert all(r["sent_ok"] == "true" for r in rows)
+    for pulse in pulses:
+        assert pulse.end is not None and pulse.end - pulse.start >= 0.0079  # held; ended
+    for before, after in zip(pulses, pulses[1:], strict=False):
+        assert after.start - before.end >= 0.005  # lines at 0 long enough to be sampled
+    # The box saw the same spacing the log records.
+    logged_gaps = [float(b["time_s"]) - float(a["time_s"]) for a, b in zip(rows, rows[1:], strict=False)]
+    seen_gaps = [b.start - a.start for a, b in zip(pulses, pulses[1:], strict=False)]
+    assert max(abs(x - y) for x, y in zip(logged_gaps, seen_gaps, strict=True)) < 0.002
+
+
+def test_bbtk_gets_exactly_rr_then_upper_case_hex_pairs(make_tty_pair):
+    pair = make_tty_pair("bbtk")
+    device = open_device("bbtk", pair.near, None, 5.0)
+    for code in (10, 171, 255):
+        device.set_code(code)
+        device.clear()
+    device.close()
+    assert pair.box.raw() == b"RR" + b"0A00" + b"AB00" + b"FF00" + b"00"
+
+
+def test_brainproducts_bytes_on_a_loop_url():
+    device = open_device("brainproducts", "loop://", None, 5.0)
+    device.set_code(200)
+    device.clear()
     data = device._serial.read(device._serial.in_waiting)
     device.close()
-    assert data == bytes([0, 200, 0, 7, 0])  # cleared at open, each code followed by 0
+    assert data == bytes([0, 200, 0])
 
 
-def test_code_is_held_for_the_pulse_width(tty_pair):
-    device = RawByteDevice(tty_pair.near, pulse_ms=20)
-    for code in (1, 255, 128):
-        device.pulse(code)
-    device.close()
-    received = tty_pair.received
-    tty_pair.bytes()
-    codes = [b for _, b in received]
-    assert codes[:7] == [0, 1, 0, 255, 0, 128, 0]
-    for i in (1, 3, 5):
-        held_s = received[i + 1][0] - received[i][0]
-        assert 0.018 <= held_s < 0.060, held_s
+def test_cedrus_box_that_does_not_answer_is_refused(make_tty_pair):
+    pair = make_tty_pair("brainproducts")  # a box that never answers XID
+    with pytest.raises(DeviceError, match="did not answer as a Cedrus XID box"):
+        open_device("cedrus", pair.near, None, 10.0)
+
+
+def test_lost_port_is_flagged_then_reconnected(tmp_path):
+    pair = TtyPair(tmp_path)
+    device = open_device("brainproducts", pair.near, None, 2.0)
+    sender = make_sender(tmp_path, device)
+    sender.send("e1")
+    sender.flush()
+    pair.kill()  # the trigger box is unplugged
+    pair.box.close()
+    sender.send("e7")
+    sender.flush()
+    replugged = TtyPair(tmp_path)  # plugged in again under the same name
+    try:
+        time.sleep(1.1)  # reconnection is tried at most once a second
+        sender.send("e10")
+        sender.close()
+        assert [r["sent_ok"] for r in logged(tmp_path)] == ["true", "false", "true"]
+        assert (sender.faults, sender.reconnects) == (1, 1)
+        assert 10 in replugged.bytes()
+    finally:
+        device.close()
+        replugged.close()
+
+
+def test_lsl_outlet_carries_the_labels_with_write_times(tmp_path):
+    import pylsl
+
+    from experiment.markers.lsl import LslOutlet
+
+    outlet = LslOutlet(CODES, name="TestMarkers")
+    streams = pylsl.resolve_byprop("name", "TestMarkers", timeout=10)
+    assert streams, "the LSL stream was not found on this machine"
+    inlet = pylsl.StreamInlet(streams[0])
+    inlet.open_stream(timeout=10)
+    time.sleep(0.5)
+    sender = make_sender(tmp_path, open_device("lsl", None, None, 10.0), lsl=outlet)
+    sender.send("e99")
+    sender.send("e128")
+    sender.close()
+    received = [inlet.pull_sample(timeout=5) for _ in range(2)]
+    assert [sample[0] for sample, _ in received] == ["e99", "e128"]
+    rows = logged(tmp_path)
+    lsl_gap = received[1][1] - received[0][1]
+    log_gap = float(rows[1]["time_s"]) - float(rows[0]["time_s"])
+    assert abs(lsl_gap - log_gap) < 0.001
 
 
 def test_missing_port_names_it_and_lists_ports(tmp_path):
     missing = str(tmp_path / "ttyUSB9")
-    try:
-        RawByteDevice(missing)
-    except DeviceError as err:
-        assert missing in str(err) and "Ports found:" in str(err)
-    else:
-        raise AssertionError("opening a missing port must fail")
+    with pytest.raises(DeviceError, match="Ports found:") as err:
+        open_device("brainproducts", missing, None, 10.0)
+    assert missing in str(err.value)
 
 
 def test_no_port_given_says_how_to_give_one():
-    try:
-        open_device("brainproducts", None, 115200, 10)
-    except DeviceError as err:
-        assert "--marker-port" in str(err)
-    else:
-        raise AssertionError
+    with pytest.raises(DeviceError, match="--marker-port"):
+        open_device("bbtk", None, None, 10.0)
 
 
-def test_lost_port_is_logged_not_fatal(tmp_path, tty_pair):
-    events = AppendOnlyCsv(tmp_path / "events.csv", EVENT_COLUMNS)
-    device = RawByteDevice(tty_pair.near, pulse_ms=2)
-    sender = MarkerSender(device, {"a": 1, "b": 2}, SessionClock(), events)
-    assert sender.send("a") is True
-    tty_pair.kill()  # the trigger box is unplugged
-    assert sender.send("b") is False
-    assert sender.faults == 1
-    lines = (tmp_path / "events.csv").read_text().splitlines()
-    assert lines[1].split(",")[4] == "true" and lines[2].split(",")[4] == "false"
-    try:
-        device.close()
-    except serial.SerialException as err:  # closing a dead port must not raise
-        raise AssertionError(err) from None
+def test_usb_id_without_such_a_device_is_one_sentence():
+    with pytest.raises(DeviceError, match="No serial port has the USB id 1103:0021"):
+        resolve_port("usb:1103:0021")
+    assert resolve_port("/dev/ttyUSB0") == "/dev/ttyUSB0"
 
 
-def test_none_device_logs_only(tmp_path):
-    events = AppendOnlyCsv(tmp_path / "events.csv", EVENT_COLUMNS)
-    sender = MarkerSender(open_device("none", None, 0, 10), {"a": 9}, SessionClock(), events)
-    assert sender.send("a", detail="x")
-    assert (tmp_path / "events.csv").read_text().splitlines()[1].endswith(",9,a,,true,x")
+def test_known_boxes_are_told_apart_on_a_shared_ftdi_chip():
+    assert identify(0x1103, 0x0021, "").protocol == "brainproducts"
+    assert identify(0x0403, 0x6001, "BBTKUSBTTLA").protocol == "bbtk"
+    assert identify(0x0403, 0x6001, "StimTracker Duo").protocol == "cedrus"
+    assert identify(0x0403, 0x6001, "FT232R USB UART").name.startswith("FTDI")
+    assert identify(0x2341, 0x0043, "Arduino Uno").protocol == "brainproducts"
+    assert identify(0x1234, 0x5678, "") is None
+
+
+def test_ftdi_latency_timer_is_set_to_one_ms(tmp_path):
+    timer = tmp_path / "ttyUSB7" / "latency_timer"
+    timer.parent.mkdir()
+    timer.write_text("16\n")
+    advice = ftdi_latency_advice("/dev/ttyUSB7", sysfs=tmp_path)
+    if sys.platform.startswith("linux"):
+        assert advice is None and timer.read_text().strip() == "1"
+
+
+def test_ports_command_runs():
+    result = subprocess.run([sys.executable, "-m", "experiment", "ports"], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0 and result.stdout.strip()

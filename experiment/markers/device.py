@@ -1,4 +1,10 @@
-"""The interface every marker device implements, and the registry that opens one by name."""
+"""The interface every marker device implements, and the registry that opens one by name.
+
+A device does two things: put a code on the recorder's lines (``set_code``) and, for boxes
+that hold a code until told otherwise, return the lines to 0 (``clear``). The timing between
+the two - and between markers - is the :class:`~experiment.markers.sender.MarkerSender`'s job,
+done on its own thread, so a device never sleeps.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +12,71 @@ from typing import Protocol
 
 
 class MarkerDevice(Protocol):
-    """Something that turns a code (1-255) into an event on the recorder.
+    """A device that turns a code (1-255) into an event on the recorder.
 
-    ``pulse`` returns the ``time.perf_counter()`` reading taken when the code was written,
-    and raises :class:`~experiment.errors.DeviceError` when it could not be written.
+    Attributes
+    ----------
+    name : str
+        The protocol name (``brainproducts``, ``bbtk``, ...).
+    hold_s : float
+        How long a code stays on the lines (until :meth:`clear`, or until the box drops it).
+    rest_s : float
+        How long the lines stay at 0 before the next code, so the recorder samples the 0 and
+        sees two codes as two events.
+    needs_clear : bool
+        Whether :meth:`clear` must be called after ``hold_s`` (False for boxes that clear
+        their lines themselves).
     """
 
     name: str
+    hold_s: float
+    rest_s: float
+    needs_clear: bool
 
-    def pulse(self, code: int) -> float: ...
+    def set_code(self, code: int) -> float:
+        """Write ``code``; return ``time.perf_counter()`` taken as it was written.
+
+        Raises :class:`~experiment.errors.DeviceError` when it could not be written.
+        """
+        ...
+
+    def clear(self) -> None: ...
+
+    def reopen(self) -> None:
+        """Try to open the device again after a fault; raise DeviceError if it is still gone."""
+        ...
 
     def describe(self) -> dict: ...
 
     def close(self) -> None: ...
 
 
-def open_device(protocol: str, port: str | None, baudrate: int, pulse_ms: float) -> MarkerDevice:
-    """Open the device for ``protocol`` ("none" or "brainproducts")."""
-    # Imported here so that choosing "none" never imports pyserial's port machinery.
+PROTOCOLS = ("none", "brainproducts", "bbtk", "mmbts-p", "cedrus", "lsl")
+SERIAL_PROTOCOLS = ("brainproducts", "bbtk", "mmbts-p", "cedrus")
+
+
+def open_device(protocol: str, port: str | None, baudrate: int | None, pulse_ms: float) -> MarkerDevice:
+    """Open the device for ``protocol`` (one of :data:`PROTOCOLS`).
+
+    ``baudrate`` None means the device's own default.
+    """
+    # Imported here so that choosing one device never imports another's dependencies.
     if protocol == "none":
         from experiment.markers.null import NullDevice
 
         return NullDevice()
-    if protocol == "brainproducts":
-        from experiment.markers.brainproducts import RawByteDevice
+    if protocol == "lsl":
+        from experiment.markers.lsl import LslDevice
 
-        return RawByteDevice(port, baudrate=baudrate, pulse_ms=pulse_ms)
-    raise ValueError(f"unknown marker protocol {protocol!r}")
+        return LslDevice()
+    if protocol == "brainproducts":
+        from experiment.markers.brainproducts import RawByteDevice as device_class
+    elif protocol == "bbtk":
+        from experiment.markers.bbtk import BbtkDevice as device_class
+    elif protocol == "mmbts-p":
+        from experiment.markers.mmbts import MmbtsPulseDevice as device_class
+    elif protocol == "cedrus":
+        from experiment.markers.cedrus import CedrusDevice as device_class
+    else:
+        raise ValueError(f"unknown marker protocol {protocol!r}")
+    return device_class(port, baudrate=baudrate, pulse_ms=pulse_ms)

@@ -7,9 +7,18 @@ import time
 
 class NullDevice:
     name = "none"
+    hold_s = 0.0
+    rest_s = 0.0
+    needs_clear = False
 
-    def pulse(self, code: int) -> float:
+    def set_code(self, code: int) -> float:
         return time.perf_counter()
+
+    def clear(self) -> None:
+        pass
+
+    def reopen(self) -> None:
+        pass
 
     def describe(self) -> dict:
         return {"protocol": self.name}

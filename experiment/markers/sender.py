@@ -1,49 +1,170 @@
-"""Sends labelled markers through a device and logs each one in events.csv."""
+"""Sends labelled markers from a dedicated thread and logs each one in events.csv.
+
+The session only queues a marker (``send``) and goes on drawing: the thread writes the code,
+waits the device's hold time, clears the lines and holds 0 as long again before the next
+code, so markers never overlap and the recorder sees every one as its own event. A marker
+may be scheduled for a moment (``at_perf``): the audio onset is written when the first sample
+reaches the output, not when playback was asked for.
+
+A failed write never stops the session: the row says ``sent_ok`` false, the fault is counted,
+the technician is told, and the port is reopened before the next marker (at most once a
+second) until it works again.
+"""
 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from experiment.clock import SessionClock
 from experiment.datastore import AppendOnlyCsv
-from experiment.errors import DeviceError
+from experiment.errors import DeviceError, ExperimentError
 from experiment.markers.device import MarkerDevice
 
 log = logging.getLogger(__name__)
+RECONNECT_EVERY_S = 1.0
+
+
+@dataclass(frozen=True)
+class _Request:
+    label: str
+    code: int
+    phase: str
+    detail: str
+    at_perf: float | None
+
+
+def wait_until(perf_s: float) -> None:
+    """Sleep until ``time.perf_counter()`` reaches ``perf_s``; spin the last millisecond."""
+    remaining = perf_s - time.perf_counter()
+    if remaining > 0.002:
+        time.sleep(remaining - 0.001)
+    while time.perf_counter() < perf_s:
+        pass
 
 
 class MarkerSender:
-    """Looks up a label's code, pulses the device and writes the events.csv row.
+    """Looks up a label's code, writes it on the marker thread and logs the row.
 
-    A failed write never stops the session: the row says ``sent_ok`` false, the fault is
-    counted and the technician is told in the log and console.
+    Parameters
+    ----------
+    device : MarkerDevice
+        Where codes go.
+    codes : mapping
+        Label -> code (the protocol's marker table).
+    clock : SessionClock
+        events.csv times are on this clock.
+    events : AppendOnlyCsv
+        events.csv (written only from the marker thread).
+    lsl : LslOutlet or None
+        Also push every marker to this Lab Streaming Layer outlet.
     """
 
     def __init__(
-        self, device: MarkerDevice, codes: Mapping[str, int], clock: SessionClock, events: AppendOnlyCsv
+        self, device: MarkerDevice, codes: Mapping[str, int], clock: SessionClock, events: AppendOnlyCsv, lsl=None
     ) -> None:
         self.device = device
         self.codes = codes
         self.clock = clock
         self.events = events
+        self.lsl = lsl
         self.phase = ""
         self.faults = 0
+        self.reconnects = 0
         self.last: tuple[str, int, bool] | None = None
+        self.error: ExperimentError | None = None
+        self._lost = False
+        self._next_reconnect = 0.0
+        self._lines_free_at = 0.0
+        self._queue: queue.Queue[_Request | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="markers", daemon=True)
+        self._thread.start()
 
-    def send(self, label: str, detail: str = "") -> bool:
-        """Send the code for ``label``; return whether it reached the device."""
-        code = self.codes[label]
-        try:
-            time_s = self.clock.from_perf_counter(self.device.pulse(code))
-            sent_ok = True
-        except DeviceError as err:
-            time_s = self.clock.now()
-            sent_ok = False
-            self.faults += 1
-            log.warning("MARKER NOT SENT: %s (code %d): %s", label, code, err)
+    def send(self, label: str, detail: str = "", at_perf: float | None = None) -> None:
+        """Queue the marker for ``label`` (written at once, or at ``at_perf``); never blocks."""
+        if self.error is not None:
+            raise self.error  # events.csv cannot be written: stop before more is lost
+        self._queue.put(_Request(label, self.codes[label], self.phase, detail, at_perf))
+
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        """Wait until every queued marker is written and logged."""
+        deadline = time.perf_counter() + timeout_s
+        while self._queue.unfinished_tasks:
+            if time.perf_counter() > deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
+    def close(self) -> None:
+        self.flush()
+        self._queue.put(None)
+        self._thread.join(timeout=5.0)
+
+    # --- the marker thread ------------------------------------------------------------------
+    def _run(self) -> None:
+        while (request := self._queue.get()) is not None:
+            try:
+                self._deliver(request)
+            except ExperimentError as err:  # events.csv itself failed
+                self.error = err
+                log.error("%s", err)
+            finally:
+                self._queue.task_done()
+        self._queue.task_done()
+
+    def _deliver(self, request: _Request) -> None:
+        wait_until(max(self._lines_free_at, request.at_perf or 0.0))
+        written_at, sent_ok = self._write(request)
+        if self.lsl is not None:
+            self.lsl.push(request.label, written_at)
         self.events.append(
-            {"time_s": time_s, "code": code, "label": label, "phase": self.phase, "sent_ok": sent_ok, "detail": detail}
+            {
+                "time_s": self.clock.from_perf_counter(written_at),
+                "code": request.code,
+                "label": request.label,
+                "phase": request.phase,
+                "sent_ok": sent_ok,
+                "detail": request.detail,
+            }
         )
-        self.last = (label, code, sent_ok)
-        return sent_ok
+        self.last = (request.label, request.code, sent_ok)
+
+    def _write(self, request: _Request) -> tuple[float, bool]:
+        device = self.device
+        try:
+            if self._lost:
+                self._reconnect()
+            written_at = device.set_code(request.code)
+            if device.needs_clear:
+                wait_until(written_at + device.hold_s)
+                device.clear()
+                lines_clear_at = time.perf_counter()
+            else:  # the box drops the lines itself
+                lines_clear_at = written_at + device.hold_s
+            self._lines_free_at = lines_clear_at + device.rest_s
+            return written_at, True
+        except DeviceError as err:
+            self.faults += 1
+            if not self._lost:
+                log.error(
+                    "MARKERS ARE NOT REACHING THE RECORDER: %s The session goes on; "
+                    "check the trigger box cable - reconnection is tried before each marker.",
+                    err,
+                )
+            self._lost = True
+            log.warning("Marker not sent: %s (code %d)", request.label, request.code)
+            return time.perf_counter(), False
+
+    def _reconnect(self) -> None:
+        now = time.perf_counter()
+        if now < self._next_reconnect:
+            raise DeviceError("the marker port is still lost")
+        self._next_reconnect = now + RECONNECT_EVERY_S
+        self.device.reopen()
+        self._lost = False
+        self.reconnects += 1
+        log.warning("The marker port works again (reconnected); later markers reach the recorder.")

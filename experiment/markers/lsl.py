@@ -1,0 +1,70 @@
+"""``lsl``: a Lab Streaming Layer marker stream, alone or alongside a serial box.
+
+One irregular-rate string channel named after the study ("Markers" type), as LabRecorder
+expects; each sample is the event's label (``baseline_start``), stamped with the moment the
+code was written, and the stream's description lists every label's code. Labs recording with
+LabRecorder into XDF get the same events as the recorder's digital input.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Mapping
+
+from experiment.errors import DeviceError
+
+STREAM_NAME = "SelfCompassionMarkers"
+
+
+class LslOutlet:
+    """Pushes labelled markers to an LSL outlet with the time they were written."""
+
+    def __init__(self, codes: Mapping[str, int] | None = None, name: str = STREAM_NAME) -> None:
+        try:
+            import pylsl
+        except (ImportError, RuntimeError) as err:  # RuntimeError: liblsl missing
+            raise DeviceError(
+                f"Lab Streaming Layer is not available ({err}): reinstall the project's requirements."
+            ) from None
+        self._pylsl = pylsl
+        info = pylsl.StreamInfo(
+            name, "Markers", 1, pylsl.IRREGULAR_RATE, pylsl.cf_string, f"{name}@{socket.gethostname()}"
+        )
+        table = info.desc().append_child("codes")
+        for label, code in (codes or {}).items():
+            table.append_child_value(label, str(code))
+        self._outlet = pylsl.StreamOutlet(info)
+        self.name = name
+
+    def push(self, label: str, written_at_perf: float) -> None:
+        # LSL stamps on its own clock: carry the write time over from perf_counter.
+        stamp = self._pylsl.local_clock() - (time.perf_counter() - written_at_perf)
+        self._outlet.push_sample([label], stamp)
+
+    def close(self) -> None:
+        self._outlet = None
+
+
+class LslDevice:
+    """``--marker-protocol lsl``: no box, only the LSL stream (the sender pushes the labels)."""
+
+    name = "lsl"
+    hold_s = 0.0
+    rest_s = 0.0
+    needs_clear = False
+
+    def set_code(self, code: int) -> float:
+        return time.perf_counter()
+
+    def clear(self) -> None:
+        pass
+
+    def reopen(self) -> None:
+        pass
+
+    def describe(self) -> dict:
+        return {"protocol": self.name, "stream": STREAM_NAME}
+
+    def close(self) -> None:
+        pass
