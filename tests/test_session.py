@@ -315,3 +315,72 @@ def test_dialog_refuses_a_name_then_starts_with_the_typed_pseudonym(tmp_path):
     assert not (data / "sub-Jane").exists()
     record = json.loads((data / "sub-P051" / "ses-1" / "session.json").read_text())
     assert (record["participant"], record["technician"], record["status"]) == ("P051", "AB", "aborted")
+
+
+@pytest.mark.parametrize("protocol", ["brainproducts", "bbtk", "mmbts-p", "cedrus"])
+def test_every_box_receives_the_sessions_markers_as_logged(tmp_path, make_tty_pair, protocol):
+    pair = make_tty_pair(protocol)
+    session_protocol = write_protocol(tmp_path / "protocol", rest_s=0.5, audio_s=2.0)
+    data = tmp_path / "data"
+    result = run_session(
+        "--protocol",
+        str(session_protocol),
+        "--autopilot",
+        "--participant",
+        "P006",
+        "--data-dir",
+        str(data),
+        "--marker-protocol",
+        protocol,
+        "--marker-port",
+        pair.near,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = read_csv(session_dir(data, "P006") / "events.csv")
+    pulses = pair.box.pulses()
+    assert [p.code for p in pulses] == [int(r["code"]) for r in rows]
+    assert all(p.end is not None for p in pulses)  # every pulse ended
+    logged = [float(r["time_s"]) for r in rows]
+    seen = [p.start for p in pulses]
+    for i in range(1, len(rows)):
+        assert abs((logged[i] - logged[i - 1]) - (seen[i] - seen[i - 1])) < 0.002, rows[i]["label"]
+
+
+def test_unplugged_box_never_stops_the_session(tmp_path, tty_pair):
+    protocol = write_protocol(tmp_path / "protocol", rest_s=2.0)
+    data = tmp_path / "data"
+    folder = session_dir(data, "P007")
+    proc = start_session(
+        "--protocol",
+        str(protocol),
+        "--autopilot",
+        "--participant",
+        "P007",
+        "--data-dir",
+        str(data),
+        "--marker-protocol",
+        "brainproducts",
+        "--marker-port",
+        tty_pair.near,
+    )
+    try:
+        wait_for(
+            lambda: (folder / "events.csv").exists() and "baseline_start" in (folder / "events.csv").read_text(),
+            60,
+            "the baseline",
+        )
+        tty_pair.kill()  # the trigger box's cable is pulled
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out + err
+    assert "MARKERS ARE NOT REACHING THE RECORDER" in out
+    record = json.loads((folder / "session.json").read_text())
+    rows = read_csv(folder / "events.csv")
+    labels = [r["label"] for r in rows]
+    lost_from = labels.index("baseline_start") + 1
+    assert all(r["sent_ok"] == "true" for r in rows[:lost_from])
+    assert all(r["sent_ok"] == "false" for r in rows[lost_from:])
+    assert record["status"] == "completed" and record["marker_faults"] == len(rows) - lost_from > 0
+    assert len(read_csv(folder / "responses.csv")) == 8
