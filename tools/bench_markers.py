@@ -1,0 +1,104 @@
+"""Benchmark: marker write-to-arrival latency per protocol, and audio onset marker offset.
+
+    .venv/bin/python tools/bench_markers.py [--markers 1000] [--plays 20]
+
+For each serial protocol, 1000 markers go through the real marker thread to one end of a
+socat tty pair; an emulator of the box reads the other end and timestamps the moment each
+code is complete. Latency = arrival - the write time logged in events.csv. Then a short sound
+is played ``--plays`` times and the audio onset marker's write time is compared with the
+player's reported start. Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from conftest import TtyPair  # noqa: E402
+
+from experiment.clock import SessionClock  # noqa: E402
+from experiment.datastore import EVENT_COLUMNS, AppendOnlyCsv  # noqa: E402
+from experiment.markers import MarkerSender, open_device  # noqa: E402
+from experiment.playback import open_player  # noqa: E402
+
+PROTOCOLS = ("brainproducts", "bbtk", "mmbts-p", "cedrus")
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+def marker_latency(protocol: str, n: int, folder: Path) -> list[float]:
+    pair = TtyPair(folder, protocol)
+    device = open_device(protocol, pair.near, None, 10.0)
+    codes = {f"c{c}": c for c in range(1, 256)}
+    events = AppendOnlyCsv(folder / "events.csv", EVENT_COLUMNS)
+    clock = SessionClock()
+    sender = MarkerSender(device, codes, clock, events)
+    for i in range(n):
+        sender.send(f"c{i % 255 + 1}")
+        time.sleep(0.025)  # markers a few frames apart, as in a session
+    sender.close()
+    device.close()
+    pulses = pair.box.pulses(settle_s=0.5)
+    pair.close()
+    written = [float(line.split(",")[0]) for line in (folder / "events.csv").read_text().splitlines()[1:]]
+    assert len(pulses) == len(written) == n, (protocol, len(pulses), len(written))
+    return [(clock.from_perf_counter(p.start) - w) * 1000 for p, w in zip(pulses, written, strict=True)]
+
+
+def audio_onset_offsets(plays: int, folder: Path) -> tuple[list[float], str]:
+    rate = 48_000
+    tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(rate // 2) / rate) * 32767).astype(np.int16)[:, None]
+    offsets, backend = [], ""
+    for i in range(plays):
+        player, note = open_player(tone, rate, "auto" if i == 0 else backend, 1.0, None)
+        backend = player.backend
+        events = AppendOnlyCsv(folder / f"audio{i}.csv", EVENT_COLUMNS)
+        clock = SessionClock()
+        sender = MarkerSender(open_device("none", None, None, 10.0), {"audio_onset": 42}, clock, events)
+        player.start()
+        while player.onset_perf_s is None and not player.finished():
+            time.sleep(0.001)
+        sender.send("audio_onset", at_perf=player.onset_perf_s)
+        while not player.finished():
+            time.sleep(0.01)
+        sender.close()
+        player.close()
+        written_s = float((folder / f"audio{i}.csv").read_text().splitlines()[1].split(",")[0])
+        offsets.append((written_s - clock.from_perf_counter(player.onset_perf_s)) * 1000)
+    return offsets, backend
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--markers", type=int, default=1000)
+    parser.add_argument("--plays", type=int, default=20)
+    args = parser.parse_args()
+    print(f"Marker write-to-arrival latency, {args.markers} markers per protocol, socat tty pair (ms):")
+    print(f"  {'protocol':<14}{'median':>8}{'p99':>8}{'worst':>8}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for protocol in PROTOCOLS:
+            folder = Path(tmp) / protocol
+            folder.mkdir()
+            latency = marker_latency(protocol, args.markers, folder)
+            print(f"  {protocol:<14}{statistics.median(latency):8.3f}{percentile(latency, 99):8.3f}{max(latency):8.3f}")
+        offsets, backend = audio_onset_offsets(args.plays, Path(tmp))
+    print(f"Audio onset marker minus the player's reported start, {args.plays} plays, backend {backend} (ms):")
+    print(
+        f"  median {statistics.median(offsets):.3f}  p99 {percentile(offsets, 99):.3f}  "
+        f"worst {max(offsets, key=abs):.3f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
