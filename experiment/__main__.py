@@ -21,7 +21,7 @@ def check_protocol(path: Path) -> int:
     try:
         protocol = load_protocol(path)
         for group in protocol.groups.values():
-            info = check_stimulus(group)
+            info = check_stimulus(group, protocol.audio)
             rate = f"{info.sample_rate_hz} Hz  {info.channels} ch"
             print(f"  {group.key:<4} {info.duration_s:7.1f} s  {rate}  {group.audio}")
     except ConfigError as err:

@@ -1,20 +1,23 @@
-"""Stimulus checks: the file decodes, is what the protocol pinned, and is not silent.
-
-No sound device is touched here; playback lives in :mod:`experiment.playback`.
+"""Stimulus checks: the file decodes, is what the protocol pinned, is as long as expected,
+is not silent, and its clipping is reported. No sound device is touched here; playback
+lives in :mod:`experiment.playback`.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile
 
-from experiment.config import Group, file_sha256
+from experiment.config import AudioSettings, Group, file_sha256
 from experiment.errors import ConfigError
 
+log = logging.getLogger(__name__)
 SILENCE_DBFS = -60.0
+CLIP_LEVEL = 32767 / 32768  # a sample at full scale
 
 
 @dataclass(frozen=True)
@@ -25,10 +28,20 @@ class StimulusInfo:
     sample_rate_hz: int
     channels: int
     peak_dbfs: float
+    clipped_samples: int
+
+    def as_record(self) -> dict:
+        return {
+            "duration_s": round(self.duration_s, 3),
+            "sample_rate_hz": self.sample_rate_hz,
+            "channels": self.channels,
+            "peak_dbfs": round(self.peak_dbfs, 2),
+            "clipped_samples": self.clipped_samples,
+        }
 
 
-def check_stimulus(group: Group) -> StimulusInfo:
-    """Decode the group's file and check it; raise ConfigError with what to do."""
+def check_stimulus(group: Group, settings: AudioSettings | None = None) -> StimulusInfo:
+    """Decode the group's file and check it; raise ConfigError saying what to do."""
     path = group.audio
     sha = file_sha256(path)
     if group.audio_sha256 and sha != group.audio_sha256:
@@ -39,20 +52,45 @@ def check_stimulus(group: Group) -> StimulusInfo:
     try:
         with soundfile.SoundFile(path) as handle:
             rate, channels, frames = handle.samplerate, handle.channels, handle.frames
-            peak = 0.0
+            peak, clipped = 0.0, 0
             for block in handle.blocks(blocksize=1 << 16, dtype="float32", always_2d=True):
-                peak = max(peak, float(np.abs(block).max(initial=0.0)))
+                magnitude = np.abs(block)
+                peak = max(peak, float(magnitude.max(initial=0.0)))
+                clipped += int(np.count_nonzero(magnitude >= CLIP_LEVEL))
     except (soundfile.LibsndfileError, RuntimeError) as err:
         raise ConfigError(f"{path} cannot be decoded as audio ({err}): export it again as WAV or FLAC.") from None
     if frames == 0:
         raise ConfigError(f"{path} holds no audio: replace it with the group's recording.")
+    if channels > 2:
+        raise ConfigError(f"{path} has {channels} channels: export it as mono or stereo.")
+    duration_s = frames / rate
+    if settings is not None and settings.expected_duration_s is not None:
+        expected, tolerance = settings.expected_duration_s, settings.duration_tolerance_s
+        if abs(duration_s - expected) > tolerance:
+            raise ConfigError(
+                f"{path} lasts {duration_s:.1f} s, but the protocol expects {expected:g} s (give or take "
+                f"{tolerance:g} s): check that this is the whole recording for group {group.key}."
+            )
     peak_dbfs = 20 * np.log10(peak) if peak > 0 else -np.inf
     if peak_dbfs < SILENCE_DBFS:
         raise ConfigError(f"{path} is silent (peak {peak_dbfs:.0f} dBFS): replace it with the group's recording.")
-    return StimulusInfo(path, sha, frames / rate, rate, channels, float(peak_dbfs))
+    if clipped:
+        log.warning("%s has %d samples at full scale (clipping): consider a quieter export.", path.name, clipped)
+    return StimulusInfo(path, sha, duration_s, rate, channels, float(peak_dbfs), clipped)
 
 
 def load_samples(path: Path) -> tuple[np.ndarray, int]:
     """The file as int16 frames x channels (half the memory of float32) and its rate."""
     samples, rate = soundfile.read(path, dtype="int16", always_2d=True)
     return samples, rate
+
+
+def resample(samples: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
+    """Polyphase resampling of int16 frames (for a device that cannot play the file's rate)."""
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    divisor = gcd(from_hz, to_hz)
+    out = resample_poly(samples.astype(np.float32), to_hz // divisor, from_hz // divisor, axis=0)
+    return np.clip(np.round(out), -32768, 32767).astype(np.int16)

@@ -70,8 +70,11 @@ class DisplaySettings:
 @dataclass(frozen=True)
 class AudioSettings:
     backend: str
-    device: str | None
+    device: str | None  # part of the output device's name; None: the system default
     volume: float
+    expected_duration_s: float | None  # every group's recording must be this long ...
+    duration_tolerance_s: float  # ... give or take this much
+    sound_check: bool  # the technician hears a tone before the participant starts
 
 
 @dataclass(frozen=True)
@@ -268,7 +271,14 @@ def _read_audio(table: Table) -> AudioSettings:
     volume = table.positive("volume", 1.0)
     if volume > 1.0:
         raise table.error("volume", "must be at most 1.0 (full scale)")
-    audio = AudioSettings(backend, table.str("device", None), volume)
+    audio = AudioSettings(
+        backend=backend,
+        device=table.str("device", None),
+        volume=volume,
+        expected_duration_s=table.positive("expected_duration_s", None),
+        duration_tolerance_s=table.positive("duration_tolerance_s", 2.0),
+        sound_check=table.bool("sound_check", True),
+    )
     table.finish()
     return audio
 

@@ -31,6 +31,7 @@ from experiment.markers.ports import ftdi_latency_advice
 from experiment.playback import open_player
 from experiment.session import Session, SessionRecord
 from experiment.ui.dialog import SessionInfo
+from experiment.ui.display import require_screen
 
 log = logging.getLogger("experiment")
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -51,6 +52,7 @@ class RunOptions:
     marker_protocol: str | None
     marker_port: str | None
     marker_lsl: bool
+    audio_device: str | None
     new_run: bool
     screenshots: bool
     fullscreen: bool | None
@@ -74,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--marker-lsl", action="store_true", help="also send every marker to a Lab Streaming Layer outlet"
     )
+    parser.add_argument("--audio-device", help="part of the sound output's name (default: the protocol's)")
     parser.add_argument(
         "--new-run", action="store_true", help="the session already has data: keep it and start a new run beside it"
     )
@@ -94,6 +97,7 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
         args.marker_protocol,
         args.marker_port,
         args.marker_lsl,
+        args.audio_device,
         args.new_run,
         args.screenshots,
         False if args.windowed else None,
@@ -122,13 +126,14 @@ def run(options: RunOptions) -> int:
     if info is None:
         return _fail(EXIT_ABORTED, "The session dialog was cancelled; nothing was recorded.")
     check_participant_id(protocol, info.participant)
-    stimuli = {key: check_stimulus(group) for key, group in protocol.groups.items()}
+    stimuli = {key: check_stimulus(group, protocol.audio) for key, group in protocol.groups.items()}
     previous = existing_runs(options.data_dir, info.participant, info.session)
     if previous and not options.new_run:
         raise DataError(
             f"{previous[-1]} already holds data for participant {info.participant}, session {info.session}: "
             f"use the next session number, or --new-run to keep it and start a new run beside it."
         )
+    require_screen()  # before anything is allocated or opened
     options.data_dir.mkdir(parents=True, exist_ok=True)
     marker_protocol = options.marker_protocol or protocol.markers.protocol
     marker_port = options.marker_port or protocol.markers.port
@@ -142,12 +147,13 @@ def run(options: RunOptions) -> int:
         allocation = allocator.allocate(info.participant)
         group = protocol.groups[allocation.group]
         samples, rate_hz = load_samples(group.audio)
+        audio_device = options.audio_device or info.audio_device or protocol.audio.device
         player, backend_note = open_player(
             samples,
             rate_hz,
             protocol.audio.backend,
             protocol.audio.volume,
-            protocol.audio.device,
+            audio_device,
             protocol.markers.sync_interval_s,
         )
         closers.append(player.close)
@@ -189,7 +195,7 @@ def run(options: RunOptions) -> int:
             closers.append(lsl.close)
         markers = MarkerSender(device, protocol.markers.codes, clock, events, lsl)
         closers.append(markers.close)
-        session = Session(protocol, group, clock, markers, display, player, responses, record)
+        session = Session(protocol, group, clock, markers, display, player, responses, record, audio_device)
         status, message = _run_session(session)
         if not markers.flush():
             log.error("Some markers were still waiting to be written when the session ended.")
@@ -280,6 +286,7 @@ def _initial_record(
         "audio_file": str(group.audio),
         "audio_sha256": stimulus.sha256,
         "audio_duration_s": round(stimulus.duration_s, 3),
+        "audio_check": stimulus.as_record(),
         "audio": audio,
         "markers": markers,
         "marker_codes": dict(protocol.markers.codes),

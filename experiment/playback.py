@@ -24,6 +24,7 @@ from typing import Protocol
 
 import numpy as np
 
+from experiment.audio import resample
 from experiment.errors import DeviceError
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class Player(Protocol):
     frames_played: int
     total_frames: int
     rate_hz: int
+    channels: int
     # (audio position s, perf_counter time that sample reached the output), every sync interval
     sync_times: list[tuple[float, float]]
 
@@ -71,6 +73,7 @@ class SoundDevicePlayer:
         self.rate_hz = rate_hz
         self.gain = volume * INT16_SCALE
         self.total_frames = len(samples)
+        self.channels = samples.shape[1]
         self.frames_played = 0
         self.onset_perf_s: float | None = None
         self.offset_perf_s: float | None = None
@@ -170,6 +173,7 @@ class PtbPlayer:
         self._get_secs = psychtoolbox.GetSecs
         self.rate_hz = rate_hz
         self.total_frames = len(samples)
+        self.channels = samples.shape[1]
         self.frames_played = 0
         self.onset_perf_s: float | None = None
         self.offset_perf_s: float | None = None
@@ -297,4 +301,27 @@ def open_player(
         note = f"ptb unusable ({failure}); fell back to sounddevice"
     else:
         note = "sounddevice chosen in the protocol"
+    device_rate_hz = _sounddevice_rate(rate_hz, samples.shape[1], device)
+    if device_rate_hz != rate_hz:
+        log.info("The sound output cannot play %d Hz; resampling the recording to %d Hz", rate_hz, device_rate_hz)
+        samples = resample(samples, rate_hz, device_rate_hz)
+        note += f"; resampled from {rate_hz} Hz to {device_rate_hz} Hz"
+        rate_hz = device_rate_hz
     return SoundDevicePlayer(samples, rate_hz, volume, device, sync_every_s), note
+
+
+def _sounddevice_rate(rate_hz: int, channels: int, device: str | None) -> int:
+    """``rate_hz`` if the output plays it, else the output's own default rate."""
+    import sounddevice
+
+    try:
+        sounddevice.check_output_settings(device=device, samplerate=rate_hz, channels=channels)
+        return rate_hz
+    except ValueError as err:
+        if "device" in str(err).lower() and "sample" not in str(err).lower():
+            raise DeviceError(
+                f"No sound output matches '{device}' ({err}): check [audio] device or --audio-device."
+            ) from None
+    except sounddevice.PortAudioError:
+        pass
+    return int(sounddevice.query_devices(device, "output")["default_samplerate"])

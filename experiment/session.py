@@ -19,10 +19,12 @@ from experiment.errors import DeviceError, SessionAborted
 from experiment.markers import MarkerSender
 from experiment.playback import Player
 from experiment.ui.display import Display
+from experiment.ui.soundcheck import calibration_tone, run_sound_check
 from experiment.ui.vas import VisualAnalogueScale
 
 log = logging.getLogger(__name__)
 AUDIO_START_TIMEOUT_S = 3.0
+AUDIO_STALL_S = 3.0
 
 
 @dataclass
@@ -48,6 +50,7 @@ class Session:
         player: Player,
         responses: AppendOnlyCsv,
         record: SessionRecord,
+        audio_device: str | None = None,
     ) -> None:
         self.protocol = protocol
         self.group = group
@@ -57,12 +60,16 @@ class Session:
         self.player = player
         self.responses = responses
         self.record = record
+        self.audio_device = audio_device
         self.phase_times: list[dict[str, Any]] = []
+        self.incidents: list[dict[str, Any]] = []
 
     def run(self) -> str:
         """Walk the timeline; return the final status ("completed" or "aborted")."""
-        self.markers.send("session_start")
         try:
+            if self.protocol.audio.sound_check:
+                self.record.update(sound_check=run_sound_check(self.display, self._play_tone))
+            self.markers.send("session_start")
             for phase in self.protocol.phases:
                 self._run_phase(phase)
         except SessionAborted:
@@ -72,6 +79,32 @@ class Session:
             return "aborted"
         self.markers.send("session_end")
         return "completed"
+
+    def _play_tone(self):
+        """Start the calibration tone on the session's own output; return its stop function."""
+        player = self.player
+        tone = type(player)(
+            calibration_tone(player.rate_hz, player.channels),
+            player.rate_hz,
+            self.protocol.audio.volume,
+            self.audio_device,
+        )
+        tone.start()
+
+        def release() -> None:
+            if not tone.finished():
+                tone.stop()
+            tone.close()
+
+        return release
+
+    def incident(self, kind: str, detail: str) -> None:
+        """Something went wrong that the session survives: log it loudly and keep it in session.json."""
+        log.error("INCIDENT %s: %s", kind, detail)
+        self.incidents.append(
+            {"time_s": round(self.clock.now(), 6), "kind": kind, "phase": self.markers.phase, "detail": detail}
+        )
+        self.record.update(incidents=self.incidents)
 
     # --- phases --------------------------------------------------------------------------
     def _run_phase(self, phase: Phase) -> None:
@@ -170,16 +203,28 @@ class Session:
         # Written when the first sample reaches the output, by the marker thread.
         self.markers.send("audio_onset", detail=self.group.audio.name, at_perf=player.onset_perf_s)
         synced = 0
+        progress = (player.frames_played, time.perf_counter())
         while not player.finished():
             synced = self._send_syncs(synced)
             self.display.keys(())  # Escape
             self.display.frame(listening)
+            if player.frames_played != progress[0]:
+                progress = (player.frames_played, time.perf_counter())
+            elif time.perf_counter() - progress[1] > AUDIO_STALL_S:
+                # A lost sound server can leave the stream hanging instead of failing.
+                self.incident("audio_stalled", f"no audio was played for {AUDIO_STALL_S:g} s; playback stopped")
+                player.stop()
+                break
         self._send_syncs(synced)
         self.markers.send(
             "audio_offset", detail=f"{player.frames_played}/{player.total_frames} frames", at_perf=player.offset_perf_s
         )
         if player.frames_played < player.total_frames:
-            log.error("AUDIO STOPPED EARLY: %d of %d frames played", player.frames_played, player.total_frames)
+            self.incident(
+                "audio_stopped_early",
+                f"the recording stopped after {player.frames_played / player.rate_hz:.1f} of "
+                f"{player.total_frames / player.rate_hz:.1f} s (sound output lost?); the session goes on",
+            )
 
     def _send_syncs(self, already_sent: int) -> int:
         """Queue a sync marker for each sync sample the sound card has reached."""

@@ -41,7 +41,9 @@ def write_protocol(folder: Path, rest_s: float = 1.0, audio_s: float = 2.0, edit
         )
     shutil.copy(REPO / "stimuli/questionnaires/state_short.toml", folder / "state_short.toml")
     text = DEMO_PROTOCOL.read_text()
-    text = re.sub(r"duration_s = \d+", f"duration_s = {rest_s}", text)
+    text = re.sub(r"\nduration_s = \d+", f"\nduration_s = {rest_s}", text)
+    text = re.sub(r"expected_duration_s = \d+", f"expected_duration_s = {audio_s}", text)
+    text = re.sub(r"duration_tolerance_s = \d+", "duration_tolerance_s = 0.5", text)
     text = text.replace("../questionnaires/state_short.toml", "state_short.toml")
     if edit is not None:
         text = edit(text)

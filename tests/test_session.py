@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile
 from conftest import GROUPS, SAMPLE_RATE_HZ, run_session, session_command, write_protocol
 
 from experiment.config import file_sha256, load_protocol, required_events
@@ -110,16 +111,24 @@ def record_sink(path: Path) -> subprocess.Popen:
     )
 
 
-def dominant_frequency_hz(raw: Path) -> tuple[float, float]:
-    samples = np.frombuffer(raw.read_bytes(), dtype=np.int16).astype(np.float64)
-    spectrum = np.abs(np.fft.rfft(samples))
-    freqs = np.fft.rfftfreq(len(samples), 1 / SAMPLE_RATE_HZ)
-    spectrum[freqs < 100] = 0
-    return float(freqs[np.argmax(spectrum)]), float(np.sqrt(np.mean(samples**2)))
+def match(recording: np.ndarray, stimulus: np.ndarray) -> tuple[float, list[float]]:
+    """Normalised correlation of the stimulus with the recording at the best lag: overall, and
+    for each quarter of the stimulus (a truncated or interrupted playback fails a quarter)."""
+    from scipy.signal import correlate
+
+    lag = int(np.argmax(correlate(recording, stimulus, mode="valid", method="fft")))
+    heard = recording[lag : lag + len(stimulus)]
+
+    def r(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
+
+    quarters = np.array_split(np.arange(len(stimulus)), 4)
+    return r(heard, stimulus), [r(heard[q], stimulus[q]) for q in quarters]
 
 
-def test_each_group_hears_its_own_recording(tmp_path):
+def test_each_group_hears_its_own_recording_whole(tmp_path):
     protocol = write_protocol(tmp_path / "protocol", rest_s=0.5, audio_s=2.0)
+    stimuli = {key: soundfile.read(protocol.parent / "audio" / f"{key}.flac", dtype="float64")[0] for key in GROUPS}
     data = tmp_path / "data"
     heard = {}
     for n in range(1, 6):  # one permuted block: every group once
@@ -128,14 +137,7 @@ def test_each_group_hears_its_own_recording(tmp_path):
         recorder = record_sink(raw)
         try:
             result = run_session(
-                "--protocol",
-                str(protocol),
-                "--autopilot",
-                "--participant",
-                participant,
-                "--data-dir",
-                str(data),
-                timeout=120,
+                "--protocol", str(protocol), "--autopilot", "--participant", participant, "--data-dir", str(data)
             )
         finally:
             recorder.terminate()
@@ -146,12 +148,16 @@ def test_each_group_hears_its_own_recording(tmp_path):
         assert Path(record["audio_file"]).name == f"{group}.flac"
         assert record["audio_sha256"] == file_sha256(Path(record["audio_file"]))
         assert record["audio"]["complete"] is True
-        frequency_hz, rms = dominant_frequency_hz(raw)
-        assert rms > 100, "nothing was heard on the sound output"
-        heard[group] = frequency_hz
+        recording = np.frombuffer(raw.read_bytes(), dtype=np.int16).astype(np.float64) / 32768
+        # The sound check's 1 kHz tone is in the recording too; it matches no group.
+        scores = {key: match(recording, stimulus) for key, stimulus in stimuli.items()}
+        overall, quarters = scores[group]
+        assert overall > 0.9 and min(quarters) > 0.85, (group, scores[group])
+        for other, (r_other, _) in scores.items():
+            if other != group:
+                assert r_other < 0.3, (group, other, r_other)
+        heard[group] = overall
     assert sorted(heard) == sorted(GROUPS)
-    for group, frequency_hz in heard.items():
-        assert abs(frequency_hz - GROUPS[group][1]) < 3, (group, frequency_hz)
 
 
 def wait_for(predicate, timeout_s: float, what: str) -> None:
@@ -304,6 +310,10 @@ def test_dialog_refuses_a_name_then_starts_with_the_typed_pseudonym(tmp_path):
         xdotool("type", "P051")
         xdotool("key", "Return")
         window = find_window("PsychoPy")
+        log = data / "sub-P051" / "ses-1" / "session.log"
+        wait_for(lambda: log.exists() and "First screen shown" in log.read_text(), 60, "the sound check")
+        xdotool("windowfocus", "--sync", window)
+        xdotool("key", "y")  # the technician heard the tone
         events = data / "sub-P051" / "ses-1" / "events.csv"
         wait_for(lambda: events.exists() and "welcome_start" in events.read_text(), 60, "the welcome screen")
         press_escape_and_confirm(window)
@@ -315,6 +325,7 @@ def test_dialog_refuses_a_name_then_starts_with_the_typed_pseudonym(tmp_path):
     assert not (data / "sub-Jane").exists()
     record = json.loads((data / "sub-P051" / "ses-1" / "session.json").read_text())
     assert (record["participant"], record["technician"], record["status"]) == ("P051", "AB", "aborted")
+    assert record["sound_check"]["confirmed"] is True
 
 
 @pytest.mark.parametrize("protocol", ["brainproducts", "bbtk", "mmbts-p", "cedrus"])
@@ -384,3 +395,51 @@ def test_unplugged_box_never_stops_the_session(tmp_path, tty_pair):
     assert all(r["sent_ok"] == "false" for r in rows[lost_from:])
     assert record["status"] == "completed" and record["marker_faults"] == len(rows) - lost_from > 0
     assert len(read_csv(folder / "responses.csv")) == 8
+
+
+def restart_sound_server(sink: str) -> None:
+    subprocess.run(["bash", str(Path(__file__).parents[1] / "tools/sound.sh"), "null-sink", sink], check=True)
+
+
+def test_sound_output_lost_mid_recording_is_an_incident_not_a_crash(tmp_path):
+    protocol = write_protocol(tmp_path / "protocol", rest_s=0.5, audio_s=8.0)
+    data = tmp_path / "data"
+    folder = session_dir(data, "P008")
+    sink = subprocess.run(["pactl", "get-default-sink"], capture_output=True, text=True, check=True).stdout.strip()
+    proc = start_session("--protocol", str(protocol), "--autopilot", "--participant", "P008", "--data-dir", str(data))
+    try:
+        events = folder / "events.csv"
+        wait_for(lambda: events.exists() and "audio_onset" in events.read_text(), 90, "the recording to start")
+        time.sleep(2.0)
+        subprocess.run(["pulseaudio", "--kill"], check=False)  # the sound server dies mid-recording
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        restart_sound_server(sink)
+    assert proc.returncode == 0, out + err
+    assert "INCIDENT audio_st" in out
+    record = json.loads((folder / "session.json").read_text())
+    assert record["status"] == "completed"
+    assert record["audio"]["complete"] is False
+    assert record["incidents"][0]["kind"] in ("audio_stopped_early", "audio_stalled")
+    assert record["incidents"][0]["phase"] == "induction"
+    assert len(read_csv(folder / "responses.csv")) == 8  # the post questionnaire still ran
+
+
+def test_no_screen_is_one_sentence_before_anything_is_allocated(tmp_path):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    data = tmp_path / "data"
+    for extra in ((), ("--autopilot",)):
+        result = subprocess.run(
+            session_command("--demo", "--participant", "P001", "--data-dir", str(data), *extra),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+        assert result.returncode == 4
+        assert "No screen was found" in result.stderr and "Traceback" not in result.stderr
+    assert not data.exists() or not any(data.iterdir())

@@ -45,6 +45,8 @@ class Autopilot:
             self._queue = [(now + think_s + 0.02 * i / self.speed, key) for i, key in enumerate(keys)]
         elif kind == "text":
             self._queue = [(now + self.rng.uniform(0.3, 0.8) / self.speed, "space")]
+        elif kind == "sound_check":  # a dry run confirms once the tone has played
+            self._queue = [(now + 1.6, "y")]
         else:  # the technician's own screens (abort confirmation) are left to the technician
             self._queue = []
 

@@ -8,15 +8,22 @@ from dataclasses import dataclass
 INITIALS_PATTERN = r"^[A-Za-z]{2,4}$"
 
 
+PROTOCOL_DEFAULT = "(as the protocol file says)"
+
+
 @dataclass
 class SessionInfo:
     participant: str
     session: int
     technician: str
+    audio_device: str | None = None  # chosen in the dialog; None keeps the protocol's
 
 
 def ask_session_info(prefill: SessionInfo, id_pattern: str, study_name: str) -> SessionInfo | None:
     """Show the dialog until its fields are valid; None when the technician cancels."""
+    from experiment.ui.display import require_screen
+
+    require_screen()
     from psychopy import gui
 
     info = prefill
@@ -30,14 +37,28 @@ def ask_session_info(prefill: SessionInfo, id_pattern: str, study_name: str) -> 
         dialog.addField("participant", initial=info.participant, label=label, required=True)
         dialog.addField("session", initial=str(info.session), label="Session number:", required=True)
         dialog.addField("technician", initial=info.technician, label="Technician initials:", required=True)
+        dialog.addField("audio", choices=[PROTOCOL_DEFAULT, *output_devices()], label="Sound output:")
         answers = dialog.show()
         if not dialog.OK:
             return None
-        info = SessionInfo(str(answers["participant"]).strip(), info.session, str(answers["technician"]).strip())
+        chosen = str(answers["audio"])
+        info = SessionInfo(
+            str(answers["participant"]).strip(),
+            info.session,
+            str(answers["technician"]).strip(),
+            None if chosen == PROTOCOL_DEFAULT else chosen,
+        )
         problem = validate(info, str(answers["session"]).strip(), id_pattern)
         if not problem:
             info.session = int(str(answers["session"]).strip())
             return info
+
+
+def output_devices() -> list[str]:
+    """Names of the sound outputs PortAudio sees."""
+    import sounddevice
+
+    return [d["name"] for d in sounddevice.query_devices() if d["max_output_channels"] > 0]
 
 
 def validate(info: SessionInfo, session_text: str, id_pattern: str) -> str:

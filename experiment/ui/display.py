@@ -8,6 +8,8 @@ are read, Escape is caught and confirmed, and the autopilot injects its presses.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +23,15 @@ ABORT_KEY = "escape"
 # Without vsync (a virtual display) flips return at once; pace the loop like a 60 Hz screen
 # instead of spinning a core.
 MIN_FRAME_S = 1 / 60
+
+
+def require_screen() -> None:
+    """Refuse with one sentence where no screen can be reached (pyglet and Qt would crash)."""
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise DeviceError(
+            "No screen was found (DISPLAY is not set): start the session from the lab PC's desktop, "
+            "or for a dry run on a server use ./demo.sh or xvfb-run."
+        )
 
 
 class Display:
@@ -46,6 +57,7 @@ class Display:
         screenshot_dir: Path | None = None,
         fullscreen: bool | None = None,
     ) -> None:
+        require_screen()
         from psychopy import event, visual
         from psychopy import logging as psychopy_logging
 
@@ -122,6 +134,8 @@ class Display:
         if wait > 0.004:
             time.sleep(wait - 0.002)
         self.win.flip()
+        if not self._last_flip:
+            log.info("First screen shown")
         self._last_flip = time.perf_counter()
         flip_s = self.clock.now()
         if self.autopilot is not None:
