@@ -19,7 +19,18 @@ from typing import Any
 from experiment.errors import DataError
 
 EVENT_COLUMNS = ("time_s", "code", "label", "phase", "sent_ok", "detail")
-RESPONSE_COLUMNS = ("time_s", "phase", "questionnaire", "item", "value", "rt_s", "onset_s", "input")
+RESPONSE_COLUMNS = (
+    "time_s",
+    "phase",
+    "questionnaire",
+    "item",
+    "value",
+    "rt_s",
+    "onset_s",
+    "input",
+    "position",
+    "response_type",
+)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -19,8 +19,8 @@ from experiment.errors import DeviceError, SessionAborted
 from experiment.markers import MarkerSender
 from experiment.playback import Player
 from experiment.ui.display import Display
+from experiment.ui.scales import ItemScreen
 from experiment.ui.soundcheck import calibration_tone, run_sound_check
-from experiment.ui.vas import VisualAnalogueScale
 
 log = logging.getLogger(__name__)
 AUDIO_START_TIMEOUT_S = 3.0
@@ -63,6 +63,7 @@ class Session:
         self.audio_device = audio_device
         self.phase_times: list[dict[str, Any]] = []
         self.incidents: list[dict[str, Any]] = []
+        self.item_orders: dict[str, dict[str, Any]] = {}
 
     def run(self) -> str:
         """Walk the timeline; return the final status ("completed" or "aborted")."""
@@ -79,6 +80,10 @@ class Session:
             return "aborted"
         self.markers.send("session_end")
         return "completed"
+
+    @property
+    def participant(self) -> str:
+        return self.record.data.get("participant", "")
 
     def _play_tone(self):
         """Start the calibration tone on the session's own output; return its stop function."""
@@ -149,24 +154,29 @@ class Session:
             shot=f"{phase.name}_intro",
             on_flip=self._start_marker(phase, timing),
         )
-        scale = VisualAnalogueScale(self.display)
+        screen = ItemScreen(self.display)
         for bank_id in phase.questionnaires:
             bank = self.protocol.questionnaires[bank_id]
+            items, seed = bank.ordered_items(f"{self.participant}/{self.record.data.get('session')}/{phase.name}")
+            self.item_orders[f"{phase.name}/{bank_id}"] = {"seed": seed, "items": [i.id for i in items]}
+            self.record.update(item_orders=self.item_orders)
             self.display.wait_for_key(
                 [self.display.text(bank.instructions)], ("space",), shot=f"{phase.name}_{bank_id}_instructions"
             )
-            for item in bank.items:
-                answer = scale.ask(item, on_onset=self._item_marker(bank_id, item.id), shot=f"{phase.name}_{item.id}")
+            for position, item in enumerate(items, start=1):
+                answer = screen.ask(item, self._item_marker(bank_id, item.id), f"{phase.name}_{item.id}", bank.required)
                 self.responses.append(
                     {
                         "time_s": answer.time_s,
                         "phase": phase.name,
                         "questionnaire": bank_id,
                         "item": item.id,
-                        "value": answer.value,
+                        "value": "" if answer.value is None else answer.value,
                         "rt_s": answer.rt_s,
                         "onset_s": answer.onset_s,
                         "input": answer.input,
+                        "position": position,
+                        "response_type": item.response,
                     }
                 )
 

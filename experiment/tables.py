@@ -6,6 +6,7 @@ a sentence naming the file and the key, instead of silently falling back to a de
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,19 @@ def load_toml(path: Path, what: str) -> dict[str, Any]:
         raise ConfigError(f"{path} cannot be read ({err}): check the file.") from None
 
 
+def _read_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
+def _header_lines(path: Path, header: str) -> list[int]:
+    """1-based numbers of the lines holding exactly this [header] or [[header]]."""
+    pattern = re.compile(r"^\s*" + re.escape(header) + r"\s*(#.*)?$")
+    return [n + 1 for n, text in enumerate(_read_lines(path)) if pattern.match(text)]
+
+
 class Table:
     """A TOML table being read; remembers which keys were used.
 
@@ -42,10 +56,11 @@ class Table:
         Dotted key path of this table inside the file ("" for the top level).
     """
 
-    def __init__(self, data: dict[str, Any], file: Path, path: str = "") -> None:
+    def __init__(self, data: dict[str, Any], file: Path, path: str = "", line: int | None = 0) -> None:
         self.data = data
         self.file = file
         self.path = path
+        self.line = line  # 1-based line of this table's [header]; 0 for the top level
         self._used: set[str] = set()
 
     def key_path(self, key: str) -> str:
@@ -54,7 +69,26 @@ class Table:
         return f"{self.path}.{key}" if self.path else key
 
     def error(self, key: str, problem: str) -> ConfigError:
-        return ConfigError(f"{self.file}: '{self.key_path(key)}' {problem}.")
+        line = self.line_of(key)
+        where = f"{self.file}, line {line}" if line else str(self.file)
+        return ConfigError(f"{where}: '{self.key_path(key)}' {problem}.")
+
+    def line_of(self, key: str) -> int | None:
+        """The line where ``key`` is set in this table, else the table's header line."""
+        if self.line is None:
+            return None
+        lines = _read_lines(self.file)
+        if key:
+            assignment = re.compile(rf'^\s*"?{re.escape(key)}"?\s*=')
+            for number in range(self.line, len(lines)):
+                if lines[number].lstrip().startswith("["):
+                    break
+                if assignment.match(lines[number]):
+                    return number + 1
+            own_header = _header_lines(self.file, f"[{self.key_path(key)}]")  # a sub-table [a.key]
+            if own_header:
+                return own_header[0]
+        return self.line or None
 
     def has(self, key: str) -> bool:
         return key in self.data
@@ -123,13 +157,20 @@ class Table:
         value = self.raw(key, _MISSING if required else {})
         if not isinstance(value, dict):
             raise self.error(key, "must be a table ([section])")
-        return Table(value, self.file, self.key_path(key))
+        path = self.key_path(key)
+        headers = _header_lines(self.file, f"[{path}]")
+        return Table(value, self.file, path, headers[0] if headers else None)
 
     def table_list(self, key: str) -> list[Table]:
         value = self.raw(key)
         if not isinstance(value, list) or not value or not all(isinstance(v, dict) for v in value):
             raise self.error(key, "must be one or more [[tables]]")
-        return [Table(v, self.file, f"{self.key_path(key)}[{i + 1}]") for i, v in enumerate(value)]
+        headers = _header_lines(self.file, f"[[{self.key_path(key)}]]")
+        lines = headers if len(headers) == len(value) else [None] * len(value)
+        return [
+            Table(v, self.file, f"{self.key_path(key)}[{i + 1}]", line)
+            for i, (v, line) in enumerate(zip(value, lines, strict=True))
+        ]
 
     def finish(self) -> None:
         """Raise on the first key that was never read (a typo or an unsupported setting)."""

@@ -394,7 +394,7 @@ def test_unplugged_box_never_stops_the_session(tmp_path, tty_pair):
     assert all(r["sent_ok"] == "true" for r in rows[:lost_from])
     assert all(r["sent_ok"] == "false" for r in rows[lost_from:])
     assert record["status"] == "completed" and record["marker_faults"] == len(rows) - lost_from > 0
-    assert len(read_csv(folder / "responses.csv")) == 8
+    assert len(read_csv(folder / "responses.csv")) == 10  # 5 items, pre and post
 
 
 def restart_sound_server(sink: str) -> None:
@@ -424,7 +424,7 @@ def test_sound_output_lost_mid_recording_is_an_incident_not_a_crash(tmp_path):
     assert record["audio"]["complete"] is False
     assert record["incidents"][0]["kind"] in ("audio_stopped_early", "audio_stalled")
     assert record["incidents"][0]["phase"] == "induction"
-    assert len(read_csv(folder / "responses.csv")) == 8  # the post questionnaire still ran
+    assert len(read_csv(folder / "responses.csv")) == 10  # the post questionnaire still ran
 
 
 def test_no_screen_is_one_sentence_before_anything_is_allocated(tmp_path):

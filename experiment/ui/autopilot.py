@@ -23,6 +23,14 @@ def vas_keys(target: int) -> list[str]:
     return ["right"] + [coarse] * tens + [fine] * ones + ["return"]
 
 
+def likert_keys(target: int, points: int) -> list[str]:
+    """The number key where there is one, otherwise arrows from the middle; then Enter."""
+    if target <= 9:
+        return [str(target), "return"]
+    middle = (points + 1) // 2
+    return ["right"] + ["right"] * (target - middle) + ["return"]
+
+
 class Autopilot:
     """Answers every participant screen after a short, human-like pause."""
 
@@ -36,11 +44,11 @@ class Autopilot:
     def on_screen(self, kind: str, item=None) -> None:
         """Plan the key presses for a screen that just appeared."""
         now = time.perf_counter()
-        if kind == "vas":
-            value = self.rng.randint(0, 100)
+        if kind in ("vas", "likert"):
+            value = self.rng.randint(0, 100) if kind == "vas" else self.rng.randint(1, item.points)
             self.answers.append((item.id, value))
             log.info("autopilot answers %s with %d", item.id, value)
-            keys = vas_keys(value)
+            keys = vas_keys(value) if kind == "vas" else likert_keys(value, item.points)
             think_s = self.rng.uniform(0.4, 1.0) / self.speed
             self._queue = [(now + think_s + 0.02 * i / self.speed, key) for i, key in enumerate(keys)]
         elif kind == "text":

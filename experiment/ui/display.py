@@ -154,7 +154,8 @@ class Display:
         """Inject a key press into the window's real event path (pyglet -> psychopy.event)."""
         from pyglet.window import key as pyglet_key
 
-        self.win.winHandle.dispatch_event("on_key_press", getattr(pyglet_key, key.upper()), 0)
+        symbol = getattr(pyglet_key, f"_{key}" if key.isdigit() else key.upper())  # pyglet names 7 "_7"
+        self.win.winHandle.dispatch_event("on_key_press", symbol, 0)
 
     def clear_input(self) -> None:
         """Forget stale presses (so one press never answers two screens) - but never Escape."""
