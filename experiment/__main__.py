@@ -3,6 +3,8 @@
 run             run a session (same as run_experiment.py)
 check-protocol  validate a protocol file and its stimuli without running anything
 sha256          print a file's sha256, to pin a recording in the protocol file
+ports           list serial ports with their USB ids and the trigger boxes recognised
+preflight       check sound, marker port, stimuli, data folder, ledger and display
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ def check_protocol(path: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["preflight"]:
+        from experiment.preflight import main as preflight_main
+
+        return preflight_main(argv[1:])
     if argv[:1] == ["run"]:
         from experiment.launcher import main as run_main
 
@@ -41,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m experiment", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="run a session (see run_experiment.py --help)")
+    commands.add_parser("preflight", help="check sound, marker port, stimuli, data folder, ledger, display")
     check = commands.add_parser("check-protocol", help="validate a protocol file and its stimuli")
     check.add_argument("protocol", type=Path)
     digest = commands.add_parser("sha256", help="print a file's sha256")

@@ -135,6 +135,11 @@ class SqliteAllocator:
         with self._transaction():
             self._db.execute("UPDATE allocations SET status = ? WHERE participant = ?", (status, participant))
 
+    def check_writable(self) -> None:
+        """Take and release the write lock: raises AllocationError when another program holds it."""
+        with self._transaction():
+            pass
+
     def counts(self) -> dict[str, int]:
         counts = dict.fromkeys(self.groups, 0)
         for group, n in self._db.execute("SELECT grp, COUNT(*) FROM allocations GROUP BY grp"):

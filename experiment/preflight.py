@@ -1,0 +1,206 @@
+"""Checks before a session: everything the technician would otherwise find out too late.
+
+    python -m experiment preflight [--protocol FILE | --demo] [--marker-port PORT]
+                                   [--marker-protocol NAME] [--data-dir DIR]
+
+Prints one line per check, PASS or FAIL, each failure with what to do, and exits non-zero
+when anything failed. Nothing here writes session data.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from experiment.errors import ExperimentError
+
+MIN_FREE_MB = 500  # a session writes well under 1 MB; leave room for the OS and backups
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+    def line(self) -> str:
+        return f"[{'PASS' if self.ok else 'FAIL'}] {self.name}: {self.detail}"
+
+
+def run_check(name: str, check: Callable[[], str]) -> Check:
+    """Run one check; its ExperimentError (or OSError) sentence is the failure's detail."""
+    try:
+        return Check(name, True, check())
+    except (ExperimentError, OSError) as err:
+        return Check(name, False, str(err))
+
+
+def check_protocol(protocol_path: Path):
+    from experiment.audio import check_stimulus
+    from experiment.config import load_protocol
+
+    protocol = load_protocol(protocol_path)
+    for group in protocol.groups.values():
+        check_stimulus(group, protocol.audio)
+    return protocol
+
+
+def check_audio(device: str | None, volume: float) -> str:
+    """Play 0.5 s of a quiet tone and confirm every sample went out."""
+    import sounddevice
+
+    from experiment.errors import DeviceError
+    from experiment.playback import SoundDevicePlayer
+
+    rate = 48_000
+    t = np.arange(rate // 2) / rate
+    tone = (0.1 * 32767 * np.sin(2 * np.pi * 1000 * t)).astype(np.int16)[:, None].repeat(2, axis=1)
+    try:
+        player = SoundDevicePlayer(tone, rate, volume, device)
+    except (sounddevice.PortAudioError, ValueError) as err:
+        raise DeviceError(
+            f"No usable sound output ({err}): plug in the headphones and check the sound settings."
+        ) from None
+    try:
+        player.start()
+        deadline = time.perf_counter() + 5.0
+        while not player.finished() and time.perf_counter() < deadline:
+            time.sleep(0.02)
+        if player.frames_played < player.total_frames:
+            raise DeviceError(
+                f"The sound output {player.device_name} stopped after {player.frames_played} of "
+                f"{player.total_frames} samples: check the headphones and sound settings."
+            )
+        return f"a test tone played whole on '{player.device_name}'"
+    finally:
+        player.close()
+
+
+def check_marker_port(protocol_name: str, port: str | None, baudrate: int | None, pulse_ms: float) -> str:
+    from experiment.markers import open_device
+    from experiment.markers.device import SERIAL_PROTOCOLS
+    from experiment.markers.ports import ftdi_latency_advice
+
+    device = open_device(protocol_name, port, baudrate, pulse_ms)
+    try:
+        device.set_code(255)  # a test pulse on every line
+        time.sleep(device.hold_s)
+        device.clear()
+        detail = f"{protocol_name}: port opened and a test pulse (255) sent"
+        if protocol_name in SERIAL_PROTOCOLS and (advice := ftdi_latency_advice(device.port)):
+            detail += f"; WARNING: {advice}"
+        return detail if protocol_name != "none" else "none: markers are only logged (no recorder attached)"
+    finally:
+        device.close()
+
+
+def check_data_dir(data_dir: Path) -> str:
+    from experiment.errors import DataError
+
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=data_dir, prefix=".preflight-") as probe:
+            probe.write(b"x")
+            probe.flush()
+    except OSError as err:
+        raise DataError(
+            f"Cannot write in {data_dir} ({err.strerror}): choose another --data-dir or fix its permissions."
+        ) from None
+    free_mb = shutil.disk_usage(data_dir).free / 1e6
+    if free_mb < MIN_FREE_MB:
+        raise DataError(f"Only {free_mb:.0f} MB free where {data_dir} is: free at least {MIN_FREE_MB} MB first.")
+    return f"{data_dir} is writable, {free_mb / 1000:.1f} GB free"
+
+
+def check_ledger(data_dir: Path, groups: list[str], seed: int | None) -> str:
+    from experiment.allocation import LEDGER_FILENAME, SqliteAllocator
+
+    path = data_dir / LEDGER_FILENAME
+    existed = path.exists()
+    allocator = SqliteAllocator(path, groups, seed)
+    try:
+        allocator.check_writable()
+        total = sum(allocator.counts().values())
+    finally:
+        allocator.close()
+    return f"{path} {'reachable' if existed else 'created'}, {total} participant(s) allocated"
+
+
+def check_display(settings) -> str:
+    from experiment.clock import SessionClock
+    from experiment.ui.display import Display
+
+    display = Display(settings, SessionClock(), fullscreen=settings.fullscreen)
+    try:
+        width, height = display.win.size
+        rate = display.win.getActualFrameRate(nIdentical=10, nMaxFrames=120, nWarmUpFrames=10, threshold=1)
+        if not rate:
+            rate_text = "refresh rate not measurable"
+        elif rate > 250:  # flips that do not wait for the screen: a virtual display or vsync off
+            rate_text = f"{rate:.0f} flips/s: no vsync (virtual display?), flip times are not screen times"
+        else:
+            rate_text = f"{rate:.1f} Hz"
+        return f"{width}x{height} px, {rate_text}"
+    finally:
+        display.close()
+
+
+def preflight(
+    protocol_path: Path,
+    data_dir: Path,
+    marker_protocol: str | None,
+    marker_port: str | None,
+    audio_device: str | None = None,
+) -> list[Check]:
+    try:
+        protocol = check_protocol(protocol_path)
+    except (ExperimentError, OSError) as err:
+        return [Check("protocol and stimuli", False, str(err))]  # nothing else can be checked without it
+    checks = [Check("protocol and stimuli", True, f"{protocol_path} valid; {len(protocol.groups)} recordings verified")]
+    markers = protocol.markers
+    checks.append(
+        run_check("sound output", lambda: check_audio(audio_device or protocol.audio.device, protocol.audio.volume))
+    )
+    checks.append(
+        run_check(
+            "marker device",
+            lambda: check_marker_port(
+                marker_protocol or markers.protocol, marker_port or markers.port, markers.baudrate, markers.pulse_ms
+            ),
+        )
+    )
+    checks.append(run_check("data folder", lambda: check_data_dir(data_dir)))
+    checks.append(
+        run_check("allocation ledger", lambda: check_ledger(data_dir, list(protocol.groups), protocol.allocation_seed))
+    )
+    checks.append(run_check("display", lambda: check_display(protocol.display)))
+    return checks
+
+
+def main(argv: list[str]) -> int:
+    import argparse
+
+    from experiment.launcher import DEFAULT_DATA_DIR, DEFAULT_PROTOCOL, DEMO_PROTOCOL
+    from experiment.markers.device import PROTOCOLS
+
+    parser = argparse.ArgumentParser(prog="python -m experiment preflight", description=__doc__.splitlines()[0])
+    parser.add_argument("--protocol", type=Path)
+    parser.add_argument("--demo", action="store_true")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument("--marker-protocol", choices=PROTOCOLS)
+    parser.add_argument("--marker-port")
+    parser.add_argument("--audio-device")
+    args = parser.parse_args(argv)
+    protocol = args.protocol or (DEMO_PROTOCOL if args.demo else DEFAULT_PROTOCOL)
+    checks = preflight(protocol, args.data_dir, args.marker_protocol, args.marker_port, args.audio_device)
+    for check in checks:
+        print(check.line())
+    failed = [c for c in checks if not c.ok]
+    print(f"\n{'READY' if not failed else 'NOT READY'}: {len(checks) - len(failed)} of {len(checks)} checks passed.")
+    return 1 if failed else 0

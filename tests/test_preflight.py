@@ -1,0 +1,65 @@
+"""python -m experiment preflight on this machine's real parts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
+
+pytestmark = pytest.mark.usefixtures("display_available")
+
+
+def preflight(*args: str, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "experiment", "preflight", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        env=env,
+    )
+
+
+def test_demo_passes_with_a_box_on_a_tty(tmp_path, tty_pair):
+    result = preflight(
+        "--demo",
+        "--marker-protocol",
+        "brainproducts",
+        "--marker-port",
+        tty_pair.near,
+        "--data-dir",
+        str(tmp_path / "data"),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    for name in (
+        "protocol and stimuli",
+        "sound output",
+        "marker device",
+        "data folder",
+        "allocation ledger",
+        "display",
+    ):
+        assert any(line.startswith(f"[PASS] {name}") for line in lines), (name, result.stdout)
+    assert "READY: 6 of 6" in result.stdout
+    assert tty_pair.bytes() == [0, 255, 0, 0]  # cleared at open, the test pulse, cleared at close
+
+
+def test_missing_port_fails_naming_it(tmp_path):
+    result = preflight(
+        "--demo", "--marker-protocol", "bbtk", "--marker-port", "/dev/ttyNOPE7", "--data-dir", str(tmp_path)
+    )
+    assert result.returncode == 1
+    assert "[FAIL] marker device: Cannot open the marker port /dev/ttyNOPE7" in result.stdout
+    assert "NOT READY: 5 of 6" in result.stdout and "Traceback" not in result.stderr
+
+
+def test_no_sound_output_fails_naming_it(tmp_path):
+    env = dict(os.environ, PULSE_SERVER="unix:/nonexistent/pulse")  # no sound server reachable
+    result = preflight("--demo", "--data-dir", str(tmp_path), env=env)
+    assert result.returncode == 1
+    assert "[FAIL] sound output" in result.stdout and "Traceback" not in result.stderr
+    assert "headphones" in result.stdout
