@@ -29,6 +29,7 @@ from experiment.markers.device import SERIAL_PROTOCOLS
 from experiment.markers.lsl import LslOutlet
 from experiment.markers.ports import ftdi_latency_advice
 from experiment.playback import open_player
+from experiment.resume import Interrupted, ask_to_resume, find_interrupted
 from experiment.session import Session, SessionRecord
 from experiment.ui.dialog import SessionInfo
 from experiment.ui.display import require_screen
@@ -128,11 +129,10 @@ def run(options: RunOptions) -> int:
     check_participant_id(protocol, info.participant)
     stimuli = {key: check_stimulus(group, protocol.audio) for key, group in protocol.groups.items()}
     previous = existing_runs(options.data_dir, info.participant, info.session)
-    if previous and not options.new_run:
-        raise DataError(
-            f"{previous[-1]} already holds data for participant {info.participant}, session {info.session}: "
-            f"use the next session number, or --new-run to keep it and start a new run beside it."
-        )
+    new_run, resume = options.new_run, None
+    if previous and not new_run:
+        resume = _offer_resume(previous[-1], protocol, info, options.autopilot)
+        new_run = True
     require_screen()  # before anything is allocated or opened
     options.data_dir.mkdir(parents=True, exist_ok=True)
     marker_protocol = options.marker_protocol or protocol.markers.protocol
@@ -163,7 +163,7 @@ def run(options: RunOptions) -> int:
 
         display = Display(protocol.display, clock, autopilot, fullscreen=options.fullscreen)
         closers.append(display.close)
-        folder = create_session_folder(options.data_dir, info.participant, info.session, options.new_run)
+        folder = create_session_folder(options.data_dir, info.participant, info.session, new_run)
         if options.screenshots:
             display.screenshot_dir = folder / "screenshots"
         file_log = _log_to_file(folder / "session.log")
@@ -195,7 +195,11 @@ def run(options: RunOptions) -> int:
             closers.append(lsl.close)
         markers = MarkerSender(device, protocol.markers.codes, clock, events, lsl)
         closers.append(markers.close)
+        if resume is not None:
+            record.update(resumed_from=str(resume.folder), resumed_at_phase=resume.phase)
+            log.warning("Resuming %s at the start of phase '%s'", resume.folder.name, resume.phase)
         session = Session(protocol, group, clock, markers, display, player, responses, record, audio_device)
+        session.start_phase = resume.phase if resume else None
         status, message = _run_session(session)
         if not markers.flush():
             log.error("Some markers were still waiting to be written when the session ended.")
@@ -216,6 +220,22 @@ def run(options: RunOptions) -> int:
                 close()
             except Exception as err:  # noqa: BLE001 - closing must never hide the session's own outcome
                 log.warning("While closing: %s", err)
+
+
+def _offer_resume(last_run: Path, protocol: Protocol, info: SessionInfo, autopilot: bool) -> Interrupted:
+    """Resume an interrupted run (the autopilot accepts; a technician is asked), else refuse."""
+    interrupted = find_interrupted(last_run, protocol)
+    already = f"{last_run} already holds data for participant {info.participant}, session {info.session}"
+    if interrupted is None:
+        raise DataError(
+            f"{already}: use the next session number, or --new-run to keep it and start a new run beside it."
+        )
+    if autopilot or ask_to_resume(interrupted, info.participant, info.session):
+        return interrupted
+    raise DataError(
+        f"{already} (interrupted in '{interrupted.phase}') and resuming was declined: "
+        f"nothing was recorded; use --new-run to start the session again from the beginning."
+    )
 
 
 def _run_session(session: Session) -> tuple[str, str | None]:

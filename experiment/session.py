@@ -64,6 +64,7 @@ class Session:
         self.phase_times: list[dict[str, Any]] = []
         self.incidents: list[dict[str, Any]] = []
         self.item_orders: dict[str, dict[str, Any]] = {}
+        self.start_phase: str | None = None
 
     def run(self) -> str:
         """Walk the timeline; return the final status ("completed" or "aborted")."""
@@ -71,7 +72,10 @@ class Session:
             if self.protocol.audio.sound_check:
                 self.record.update(sound_check=run_sound_check(self.display, self._play_tone))
             self.markers.send("session_start")
-            for phase in self.protocol.phases:
+            phases = list(self.protocol.phases)
+            if self.start_phase:  # a resumed run starts again where the crash happened
+                phases = phases[[p.name for p in phases].index(self.start_phase) :]
+            for phase in phases:
                 self._run_phase(phase)
         except SessionAborted:
             log.warning("Session aborted by the technician during phase '%s'", self.markers.phase)

@@ -443,3 +443,38 @@ def test_no_screen_is_one_sentence_before_anything_is_allocated(tmp_path):
         assert result.returncode == 4
         assert "No screen was found" in result.stderr and "Traceback" not in result.stderr
     assert not data.exists() or not any(data.iterdir())
+
+
+def test_a_session_killed_during_the_audio_resumes_there_in_a_linked_run(tmp_path):
+    protocol = write_protocol(tmp_path / "protocol", rest_s=0.5, audio_s=6.0)
+    data = tmp_path / "data"
+    first = session_dir(data, "P011")
+    args = ("--protocol", str(protocol), "--autopilot", "--participant", "P011", "--data-dir", str(data))
+    proc = start_session(*args)
+    try:
+        wait_for(
+            lambda: (first / "events.csv").exists() and "audio_onset" in (first / "events.csv").read_text(),
+            90,
+            "the recording",
+        )
+        proc.send_signal(signal.SIGKILL)  # a crash or power cut during the audio
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    first_events = (first / "events.csv").read_bytes()
+    first_record = json.loads((first / "session.json").read_text())
+    assert first_record["status"] == "running" and first_record["current_phase"] == "induction"
+
+    resumed = run_session(*args)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    second = data / "sub-P011" / "ses-1_run-2"
+    record = json.loads((second / "session.json").read_text())
+    assert record["status"] == "completed"
+    assert record["resumed_from"] == str(first) and record["resumed_at_phase"] == "induction"
+    assert record["previous_runs"] == [str(first)] and record["group"] == first_record["group"]
+    labels = [r["label"] for r in read_csv(second / "events.csv")]
+    assert labels[:2] == ["session_start", "induction_start"]
+    assert "baseline_start" not in labels and "pre_start" not in labels
+    assert {r["phase"] for r in read_csv(second / "responses.csv")} == {"post"}
+    assert (first / "events.csv").read_bytes() == first_events  # the first run is untouched
