@@ -22,6 +22,7 @@ from experiment.allocation import LEDGER_FILENAME, SqliteAllocator
 from experiment.audio import check_stimulus, load_samples
 from experiment.clock import SessionClock
 from experiment.config import MARKER_PROTOCOLS, Protocol, check_participant_id, load_protocol
+from experiment.console import TechnicianConsole
 from experiment.datastore import EVENT_COLUMNS, RESPONSE_COLUMNS, AppendOnlyCsv, create_session_folder, existing_runs
 from experiment.errors import AllocationError, ConfigError, DataError, DeviceError, ExperimentError
 from experiment.markers import MarkerSender, open_device
@@ -107,6 +108,9 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # The marker thread must get the interpreter soon after the drawing thread lets go:
+    # Python's default 5 ms switch interval would let a marker's write lag its timestamp.
+    sys.setswitchinterval(0.0005)
     _log_to_console()
     options = options_from_args(args)
     try:
@@ -198,7 +202,9 @@ def run(options: RunOptions) -> int:
         if resume is not None:
             record.update(resumed_from=str(resume.folder), resumed_at_phase=resume.phase)
             log.warning("Resuming %s at the start of phase '%s'", resume.folder.name, resume.phase)
-        session = Session(protocol, group, clock, markers, display, player, responses, record, audio_device)
+        console = TechnicianConsole(info.participant, protocol.phases, markers)
+        closers.append(console.close)
+        session = Session(protocol, group, clock, markers, display, player, responses, record, audio_device, console)
         session.start_phase = resume.phase if resume else None
         status, message = _run_session(session)
         if not markers.flush():
@@ -346,7 +352,9 @@ def _log_to_console() -> None:
     root = logging.getLogger()
     if not any(getattr(h, "_experiment_console", False) for h in root.handlers):
         handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(asctime)s  %(message)s", "%H:%M:%S"))
+        # On a terminal, a log line first wipes the technician console's status line.
+        wipe = "\r\033[K" if sys.stdout.isatty() else ""
+        handler.setFormatter(logging.Formatter(wipe + "%(asctime)s  %(message)s", "%H:%M:%S"))
         handler._experiment_console = True
         root.addHandler(handler)
     root.setLevel(logging.INFO)

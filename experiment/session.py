@@ -14,6 +14,7 @@ from typing import Any
 
 from experiment.clock import SessionClock
 from experiment.config import Group, Phase, Protocol
+from experiment.console import TechnicianConsole
 from experiment.datastore import AppendOnlyCsv, write_json_atomic
 from experiment.errors import DeviceError, SessionAborted
 from experiment.markers import MarkerSender
@@ -51,6 +52,7 @@ class Session:
         responses: AppendOnlyCsv,
         record: SessionRecord,
         audio_device: str | None = None,
+        console: TechnicianConsole | None = None,
     ) -> None:
         self.protocol = protocol
         self.group = group
@@ -65,6 +67,10 @@ class Session:
         self.incidents: list[dict[str, Any]] = []
         self.item_orders: dict[str, dict[str, Any]] = {}
         self.start_phase: str | None = None
+        self.console = console
+        if console is not None:
+            console.player = player
+            display.on_frame = console.show
 
     def run(self) -> str:
         """Walk the timeline; return the final status ("completed" or "aborted")."""
@@ -114,6 +120,8 @@ class Session:
             {"time_s": round(self.clock.now(), 6), "kind": kind, "phase": self.markers.phase, "detail": detail}
         )
         self.record.update(incidents=self.incidents)
+        if self.console is not None:
+            self.console.incidents = len(self.incidents)
 
     # --- phases --------------------------------------------------------------------------
     def _run_phase(self, phase: Phase) -> None:
@@ -121,6 +129,9 @@ class Session:
         timing: dict[str, Any] = {"name": phase.name, "kind": phase.kind}
         self.phase_times.append(timing)
         self.record.update(current_phase=phase.name, phases=self.phase_times)
+        if self.console is not None:
+            items = sum(len(self.protocol.questionnaires[q].items) for q in phase.questionnaires)
+            self.console.phase_started_now(phase, items)
         log.info("Phase %s (%s)%s", phase.name, phase.kind, f", {phase.duration_s:g} s" if phase.duration_s else "")
         runner = {
             "instructions": self._instructions,
@@ -183,6 +194,8 @@ class Session:
                         "response_type": item.response,
                     }
                 )
+                if self.console is not None:
+                    self.console.item_answered()
 
     def _item_marker(self, bank_id: str, item_id: str):
         return lambda: self.markers.send("item_onset", detail=f"{bank_id}/{item_id}")

@@ -32,6 +32,12 @@ class BoxEmulator:
         self._thread.start()
 
     def _read(self) -> None:
+        # A hardware box reacts at once; give the emulator's reader real-time priority where
+        # allowed, so a busy 2-core machine does not make it late instead of the program.
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(20))
+        except (AttributeError, PermissionError, OSError):
+            pass
         pending = b""
         while not self._stop.is_set():
             ready, _, _ = select.select([self._fd], [], [], 0.02)

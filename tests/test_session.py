@@ -64,6 +64,10 @@ def test_demo_session_end_to_end_with_markers_on_a_tty(tmp_path, tty_pair):
     )
     elapsed_s = time.monotonic() - started
     assert result.returncode == 0, result.stdout + result.stderr
+    # The technician's status lines (written every few seconds when not on a terminal).
+    assert "STATUS P001 | phase 2/7 baseline | 00:0" in result.stdout
+    assert re.search(r"STATUS P001 \| phase 4/7 induction \| audio 00:\d\d / 00:12 \[#*-*\]", result.stdout)
+    assert "last marker" in result.stdout and "group" not in result.stdout.lower()
     assert elapsed_s < 180
     folder = session_dir(data, "P001")
 

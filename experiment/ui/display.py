@@ -69,6 +69,7 @@ class Display:
         self.autopilot = autopilot
         self.screenshot_dir = screenshot_dir
         self._shots_taken: set[str] = set()
+        self.on_frame: Callable[[], None] | None = None  # the technician console's refresh
         self._last_flip = 0.0
         try:
             self.win = visual.Window(
@@ -140,6 +141,8 @@ class Display:
         flip_s = self.clock.now()
         if self.autopilot is not None:
             self.autopilot.tick(self)
+        if self.on_frame is not None:
+            self.on_frame()
         return flip_s
 
     def screenshot(self, name: str) -> Path:
