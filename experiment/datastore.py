@@ -124,6 +124,13 @@ def existing_runs(data_dir: Path, participant: str, session: int) -> list[Path]:
     return [path for _, path in sorted(found)]
 
 
+NEXT_SESSION_OR_NEW_RUN = "use the next session number, or --new-run to keep it and start a new run beside it."
+
+
+def already_holds_data(run_folder: Path, participant: str, session: int) -> str:
+    return f"{run_folder} already holds data for participant {participant}, session {session}"
+
+
 def create_session_folder(data_dir: Path, participant: str, session: int, allow_new_run: bool) -> Path:
     """Make DATA/sub-ID/ses-N/ (or ses-N_run-K when asked for a new run); never reuse one.
 
@@ -134,10 +141,7 @@ def create_session_folder(data_dir: Path, participant: str, session: int, allow_
     """
     runs = existing_runs(data_dir, participant, session)
     if runs and not allow_new_run:
-        raise DataError(
-            f"{runs[-1]} already holds data for participant {participant}, session {session}: "
-            f"use the next session number, or --new-run to keep it and start a new run beside it."
-        )
+        raise DataError(f"{already_holds_data(runs[-1], participant, session)}: {NEXT_SESSION_OR_NEW_RUN}")
     run = len(runs) + 1
     folder = data_dir / f"sub-{participant}" / session_folder_name(session, run)
     try:

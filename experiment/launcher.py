@@ -23,7 +23,15 @@ from experiment.audio import check_stimulus, load_samples
 from experiment.clock import SessionClock
 from experiment.config import MARKER_PROTOCOLS, Protocol, check_participant_id, load_protocol
 from experiment.console import TechnicianConsole
-from experiment.datastore import EVENT_COLUMNS, RESPONSE_COLUMNS, AppendOnlyCsv, create_session_folder, existing_runs
+from experiment.datastore import (
+    EVENT_COLUMNS,
+    NEXT_SESSION_OR_NEW_RUN,
+    RESPONSE_COLUMNS,
+    AppendOnlyCsv,
+    already_holds_data,
+    create_session_folder,
+    existing_runs,
+)
 from experiment.errors import AllocationError, ConfigError, DataError, DeviceError, ExperimentError
 from experiment.markers import MarkerSender, open_device
 from experiment.markers.device import SERIAL_PROTOCOLS
@@ -115,9 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     options = options_from_args(args)
     try:
         return run(options)
-    except ConfigError as err:
-        return _fail(EXIT_INPUT, str(err))
-    except (DataError, AllocationError) as err:
+    except (ConfigError, DataError, AllocationError) as err:
         return _fail(EXIT_INPUT, str(err))
     except DeviceError as err:
         return _fail(EXIT_DEVICE, str(err))
@@ -231,11 +237,9 @@ def run(options: RunOptions) -> int:
 def _offer_resume(last_run: Path, protocol: Protocol, info: SessionInfo, autopilot: bool) -> Interrupted:
     """Resume an interrupted run (the autopilot accepts; a technician is asked), else refuse."""
     interrupted = find_interrupted(last_run, protocol)
-    already = f"{last_run} already holds data for participant {info.participant}, session {info.session}"
+    already = already_holds_data(last_run, info.participant, info.session)
     if interrupted is None:
-        raise DataError(
-            f"{already}: use the next session number, or --new-run to keep it and start a new run beside it."
-        )
+        raise DataError(f"{already}: {NEXT_SESSION_OR_NEW_RUN}")
     if autopilot or ask_to_resume(interrupted, info.participant, info.session):
         return interrupted
     raise DataError(

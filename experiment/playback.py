@@ -20,6 +20,7 @@ import io
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -53,7 +54,27 @@ class Player(Protocol):
     def close(self) -> None: ...
 
 
-class SoundDevicePlayer:
+class _Playback:
+    """What both backends keep: how much was played, when it started and ended, sync times."""
+
+    def __init__(self, samples: np.ndarray, rate_hz: int, sync_every_s: float | None) -> None:
+        self.rate_hz = rate_hz
+        self.total_frames = len(samples)
+        self.channels = samples.shape[1]
+        self.frames_played = 0
+        self.onset_perf_s: float | None = None
+        self.offset_perf_s: float | None = None
+        self.sync_times: list[tuple[float, float]] = []
+        self._sync_targets = _sync_targets(len(samples), rate_hz, sync_every_s)
+
+    def _record_syncs(self, frames_reached: int, perf_of_sample: Callable[[int], float]) -> None:
+        """Time every sync sample below ``frames_reached`` with ``perf_of_sample(index)``."""
+        while self._sync_targets and self._sync_targets[0] < frames_reached:
+            target = self._sync_targets.pop(0)
+            self.sync_times.append((target / self.rate_hz, perf_of_sample(target)))
+
+
+class SoundDevicePlayer(_Playback):
     """Plays int16 frames through a PortAudio callback stream (python-sounddevice)."""
 
     backend = "sounddevice"
@@ -68,18 +89,10 @@ class SoundDevicePlayer:
     ) -> None:
         import sounddevice
 
+        super().__init__(samples, rate_hz, sync_every_s)
         self._sd = sounddevice
         self.samples = samples
-        self.rate_hz = rate_hz
         self.gain = volume * INT16_SCALE
-        self.total_frames = len(samples)
-        self.channels = samples.shape[1]
-        self.frames_played = 0
-        self.onset_perf_s: float | None = None
-        self.offset_perf_s: float | None = None
-        self.error: str | None = None
-        self.sync_times: list[tuple[float, float]] = []
-        self._sync_targets = _sync_targets(len(samples), rate_hz, sync_every_s)
         self._done = threading.Event()
         try:
             self._stream = sounddevice.OutputStream(
@@ -117,14 +130,10 @@ class SoundDevicePlayer:
         if start == 0 and len(chunk):
             self.onset_perf_s = buffer_perf
         # The sound card's own clock decides when a sync sample is played: that is the point.
-        while self._sync_targets and self._sync_targets[0] < start + len(chunk):
-            target = self._sync_targets.pop(0)
-            self.sync_times.append((target / self.rate_hz, buffer_perf + (target - start) / self.rate_hz))
+        self._record_syncs(start + len(chunk), lambda target: buffer_perf + (target - start) / self.rate_hz)
         self.frames_played = start + len(chunk)
         if self.frames_played >= self.total_frames:
-            self.offset_perf_s = (
-                self._dac_perf(timing.outputBufferDacTime, timing.currentTime) + len(chunk) / self.rate_hz
-            )
+            self.offset_perf_s = buffer_perf + len(chunk) / self.rate_hz
             raise self._sd.CallbackStop
 
     def _finished(self) -> None:
@@ -153,7 +162,7 @@ class SoundDevicePlayer:
         self._stream.close()
 
 
-class PtbPlayer:
+class PtbPlayer(_Playback):
     """Plays through Psychtoolbox's PsychPortAudio with a scheduled start."""
 
     backend = "ptb"
@@ -170,15 +179,8 @@ class PtbPlayer:
         import psychtoolbox
         import psychtoolbox.audio as ptb_audio
 
+        super().__init__(samples, rate_hz, sync_every_s)
         self._get_secs = psychtoolbox.GetSecs
-        self.rate_hz = rate_hz
-        self.total_frames = len(samples)
-        self.channels = samples.shape[1]
-        self.frames_played = 0
-        self.onset_perf_s: float | None = None
-        self.offset_perf_s: float | None = None
-        self.sync_times: list[tuple[float, float]] = []
-        self._sync_targets = _sync_targets(len(samples), rate_hz, sync_every_s)
         device_id = _ptb_device_index(ptb_audio, device)
         try:
             with _quiet():
@@ -204,9 +206,8 @@ class PtbPlayer:
         self.frames_played = int(status["ElapsedOutSamples"])
         if self.onset_perf_s is None and status["StartTime"] > 0 and self.frames_played > 0:
             self.onset_perf_s = self._to_perf(status["StartTime"])
-        while self._sync_targets and self.onset_perf_s and self.frames_played > self._sync_targets[0]:
-            target = self._sync_targets.pop(0)  # the engine's start time plus the position
-            self.sync_times.append((target / self.rate_hz, self.onset_perf_s + target / self.rate_hz))
+        if self.onset_perf_s is not None:  # the engine's start time plus the position
+            self._record_syncs(self.frames_played, lambda target: self.onset_perf_s + target / self.rate_hz)
         # State 0 = stopped; 1 = waiting to start; 2 = playing.
         if status["Active"] or status["State"] != 0:
             return False

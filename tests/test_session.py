@@ -172,6 +172,12 @@ def wait_for(predicate, timeout_s: float, what: str) -> None:
         time.sleep(0.1)
 
 
+def wait_for_marker(folder: Path, label: str, timeout_s: float = 60) -> None:
+    """Wait until the session in ``folder`` has logged the marker ``label``."""
+    events = folder / "events.csv"
+    wait_for(lambda: events.exists() and label in events.read_text(), timeout_s, f"the marker {label}")
+
+
 def start_session(*args: str) -> subprocess.Popen:
     return subprocess.Popen(session_command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -217,13 +223,7 @@ def test_escape_then_yes_ends_the_session_keeping_data(tmp_path):
     folder = session_dir(data, "P003")
     proc = start_session("--protocol", str(protocol), "--autopilot", "--participant", "P003", "--data-dir", str(data))
     try:
-        wait_for(
-            lambda: (
-                "baseline_start" in (folder / "events.csv").read_text() if (folder / "events.csv").exists() else False
-            ),
-            60,
-            "the baseline",
-        )
+        wait_for_marker(folder, "baseline_start")
         press_escape_and_confirm(find_window("PsychoPy"))
         out, err = proc.communicate(timeout=30)
     finally:
@@ -318,8 +318,7 @@ def test_dialog_refuses_a_name_then_starts_with_the_typed_pseudonym(tmp_path):
         wait_for(lambda: log.exists() and "First screen shown" in log.read_text(), 60, "the sound check")
         xdotool("windowfocus", "--sync", window)
         xdotool("key", "y")  # the technician heard the tone
-        events = data / "sub-P051" / "ses-1" / "events.csv"
-        wait_for(lambda: events.exists() and "welcome_start" in events.read_text(), 60, "the welcome screen")
+        wait_for_marker(data / "sub-P051" / "ses-1", "welcome_start")
         press_escape_and_confirm(window)
         out, err = proc.communicate(timeout=30)
     finally:
@@ -379,11 +378,7 @@ def test_unplugged_box_never_stops_the_session(tmp_path, tty_pair):
         tty_pair.near,
     )
     try:
-        wait_for(
-            lambda: (folder / "events.csv").exists() and "baseline_start" in (folder / "events.csv").read_text(),
-            60,
-            "the baseline",
-        )
+        wait_for_marker(folder, "baseline_start")
         tty_pair.kill()  # the trigger box's cable is pulled
         out, err = proc.communicate(timeout=120)
     finally:
@@ -412,8 +407,7 @@ def test_sound_output_lost_mid_recording_is_an_incident_not_a_crash(tmp_path):
     sink = subprocess.run(["pactl", "get-default-sink"], capture_output=True, text=True, check=True).stdout.strip()
     proc = start_session("--protocol", str(protocol), "--autopilot", "--participant", "P008", "--data-dir", str(data))
     try:
-        events = folder / "events.csv"
-        wait_for(lambda: events.exists() and "audio_onset" in events.read_text(), 90, "the recording to start")
+        wait_for_marker(folder, "audio_onset", 90)
         time.sleep(2.0)
         subprocess.run(["pulseaudio", "--kill"], check=False)  # the sound server dies mid-recording
         out, err = proc.communicate(timeout=120)
@@ -456,11 +450,7 @@ def test_a_session_killed_during_the_audio_resumes_there_in_a_linked_run(tmp_pat
     args = ("--protocol", str(protocol), "--autopilot", "--participant", "P011", "--data-dir", str(data))
     proc = start_session(*args)
     try:
-        wait_for(
-            lambda: (first / "events.csv").exists() and "audio_onset" in (first / "events.csv").read_text(),
-            90,
-            "the recording",
-        )
+        wait_for_marker(first, "audio_onset", 90)
         proc.send_signal(signal.SIGKILL)  # a crash or power cut during the audio
         proc.wait()
     finally:

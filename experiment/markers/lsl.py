@@ -13,6 +13,7 @@ import time
 from collections.abc import Mapping
 
 from experiment.errors import DeviceError
+from experiment.markers.null import NullDevice
 
 STREAM_NAME = "SelfCompassionMarkers"
 
@@ -46,25 +47,10 @@ class LslOutlet:
         self._outlet = None
 
 
-class LslDevice:
+class LslDevice(NullDevice):
     """``--marker-protocol lsl``: no box, only the LSL stream (the sender pushes the labels)."""
 
     name = "lsl"
-    hold_s = 0.0
-    rest_s = 0.0
-    needs_clear = False
-
-    def set_code(self, code: int) -> float:
-        return time.perf_counter()
-
-    def clear(self) -> None:
-        pass
-
-    def reopen(self) -> None:
-        pass
 
     def describe(self) -> dict:
         return {"protocol": self.name, "stream": STREAM_NAME}
-
-    def close(self) -> None:
-        pass
