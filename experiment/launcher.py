@@ -222,6 +222,7 @@ def run(options: RunOptions) -> int:
             duration_s=round(clock.now(), 3),
             marker_faults=markers.faults,
             marker_reconnects=markers.reconnects,
+            marker_thread_priority=markers.thread_priority,
             current_phase=None,
             **({"message": message} if message else {}),
         )

@@ -80,6 +80,7 @@ def test_demo_session_end_to_end_with_markers_on_a_tty(tmp_path, tty_pair):
     assert record["audio_sha256"] == file_sha256(Path(record["audio_file"]))
     assert record["audio"]["complete"] is True
     assert record["marker_faults"] == 0
+    assert record["marker_thread_priority"] in ("SCHED_FIFO 10", "normal")
 
     events = read_csv(folder / "events.csv")
     protocol = load_protocol(record["protocol_file"])

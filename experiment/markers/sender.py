@@ -14,6 +14,7 @@ second) until it works again.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -27,6 +28,7 @@ from experiment.markers.device import MarkerDevice
 
 log = logging.getLogger(__name__)
 RECONNECT_EVERY_S = 1.0
+MARKER_THREAD_FIFO_PRIORITY = 10
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,20 @@ class _Request:
     phase: str
     detail: str
     at_perf: float | None
+
+
+def raise_thread_priority() -> str:
+    """Make the calling thread real-time where the system allows it; say what it got.
+
+    On a busy machine the scheduler can otherwise park the marker thread between reading the
+    clock and writing the code, so the logged time would be early by milliseconds.
+    (Linux: SCHED_FIFO needs root or an rtprio limit, e.g. in /etc/security/limits.d.)
+    """
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(MARKER_THREAD_FIFO_PRIORITY))
+        return f"SCHED_FIFO {MARKER_THREAD_FIFO_PRIORITY}"
+    except (AttributeError, PermissionError, OSError):  # not Linux, or not permitted
+        return "normal"
 
 
 def wait_until(perf_s: float) -> None:
@@ -80,6 +96,7 @@ class MarkerSender:
         self._lost = False
         self._next_reconnect = 0.0
         self._lines_free_at = 0.0
+        self.thread_priority = "not started"
         self._queue: queue.Queue[_Request | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="markers", daemon=True)
         self._thread.start()
@@ -106,6 +123,7 @@ class MarkerSender:
 
     # --- the marker thread ------------------------------------------------------------------
     def _run(self) -> None:
+        self.thread_priority = raise_thread_priority()
         while (request := self._queue.get()) is not None:
             try:
                 self._deliver(request)
