@@ -5,6 +5,7 @@ check-protocol  validate a protocol file and its stimuli without running anythin
 sha256          print a file's sha256, to pin a recording in the protocol file
 ports           list serial ports with their USB ids and the trigger boxes recognised
 preflight       check sound, marker port, stimuli, data folder, ledger and display
+allocation      the randomisation ledger: init, assign, outcome, report, verify, export
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         from experiment.preflight import main as preflight_main
 
         return preflight_main(argv[1:])
+    if argv[:1] == ["allocation"]:
+        from experiment.allocation.cli import main as allocation_main
+
+        return allocation_main(argv[1:])
     if argv[:1] == ["run"]:
         from experiment.launcher import main as run_main
 
@@ -48,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="run a session (see run_experiment.py --help)")
     commands.add_parser("preflight", help="check sound, marker port, stimuli, data folder, ledger, display")
+    commands.add_parser("allocation", help="the randomisation ledger: init, assign, outcome, report, verify, export")
     check = commands.add_parser("check-protocol", help="validate a protocol file and its stimuli")
     check.add_argument("protocol", type=Path)
     digest = commands.add_parser("sha256", help="print a file's sha256")

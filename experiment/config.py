@@ -78,12 +78,23 @@ class AudioSettings:
 
 
 @dataclass(frozen=True)
+class AllocationSettings:
+    n: int  # planned participants per stratum, for a ledger this protocol creates
+    block_sizes: tuple[int, ...]  # permuted blocks of these sizes, chosen at random
+    strata: tuple[str, ...]  # () = not stratified
+    stratify_by: str  # what the strata are (the dialog's label), e.g. "Gender"
+    replace_aborted: bool  # an aborted participant's slot goes to the next participant
+    blind: bool  # the technician never sees the group
+    seed: int | None  # fixed seed: demos and rehearsals only
+
+
+@dataclass(frozen=True)
 class Protocol:
     path: Path
     sha256: str
     name: str
     id_pattern: str
-    allocation_seed: int | None
+    allocation: AllocationSettings
     display: DisplaySettings
     markers: MarkerSettings
     audio: AudioSettings
@@ -97,6 +108,30 @@ class Protocol:
 
     def phase(self, name: str) -> Phase:
         return next(p for p in self.phases if p.name == name)
+
+
+def _read_allocation(table: Table, n_groups: int) -> AllocationSettings:
+    sizes = table.raw("block_sizes", [n_groups, 2 * n_groups])
+    if not isinstance(sizes, list) or not sizes or any(isinstance(v, bool) or not isinstance(v, int) for v in sizes):
+        raise table.error("block_sizes", f"must be a list of whole numbers, like [{n_groups}, {2 * n_groups}]")
+    if any(v <= 0 or v % n_groups for v in sizes):
+        raise table.error(
+            "block_sizes", f"must be multiples of the number of groups ({n_groups}), like [{n_groups}, {2 * n_groups}]"
+        )
+    strata = table.str_list("strata", ())
+    if len(set(strata)) != len(strata):
+        raise table.error("strata", "names a stratum twice: list each once")
+    settings = AllocationSettings(
+        n=table.int("n", 135, low=1),
+        block_sizes=tuple(sizes),
+        strata=strata,
+        stratify_by=table.str("stratify_by", "Stratum"),
+        replace_aborted=table.bool("replace_aborted", False),
+        blind=table.bool("blind", True),
+        seed=table.int("seed", None, low=0),
+    )
+    table.finish()
+    return settings
 
 
 def file_sha256(path: Path) -> str:
@@ -128,12 +163,9 @@ def load_protocol(path: Path | str) -> Protocol:
         raise study.error("participant_id_pattern", f"is not a valid pattern ({err})") from None
     study.finish()
 
-    allocation = top.table("allocation")
-    seed = allocation.int("seed", None, low=0)
-    allocation.finish()
-
     questionnaires = _read_questionnaires(top.table("questionnaires"), base)
     groups = _read_groups(top.table("groups", required=True), base)
+    allocation = _read_allocation(top.table("allocation"), len(groups))
     phases = _read_phases(top, questionnaires)
     markers = _read_markers(top.table("markers", required=True), phases)
     protocol = Protocol(
@@ -141,7 +173,7 @@ def load_protocol(path: Path | str) -> Protocol:
         sha256=file_sha256(path),
         name=name,
         id_pattern=id_pattern,
-        allocation_seed=seed,
+        allocation=allocation,
         display=_read_display(top.table("display")),
         markers=markers,
         audio=_read_audio(top.table("audio")),

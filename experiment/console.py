@@ -3,7 +3,7 @@
 One status line: participant, phase (n of N), elapsed and remaining time with a bar, the audio
 position, the last marker and whether it reached the device, and counts of marker faults and
 incidents. On a terminal it is redrawn in place about once a second; into a file or pipe it is
-written every few seconds. The group is not shown: technicians stay blind to it.
+written every few seconds. The group is shown only when the protocol is not blind.
 """
 
 from __future__ import annotations
@@ -28,8 +28,16 @@ def clock_text(seconds: float) -> str:
 
 
 class TechnicianConsole:
-    def __init__(self, participant: str, phases: tuple[Phase, ...], markers, stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        participant: str,
+        phases: tuple[Phase, ...],
+        markers,
+        stream: TextIO | None = None,
+        group: str | None = None,
+    ) -> None:
         self.participant = participant
+        self.group = group  # None in blind mode
         self.phases = phases
         self.markers = markers
         self.stream = stream or sys.stdout
@@ -51,11 +59,12 @@ class TechnicianConsole:
 
     def render(self) -> str:
         phase = self.phase
+        who = f"{self.participant} group {self.group}" if self.group else self.participant
         if phase is None:
-            return f"{self.participant} | starting"
+            return f"{who} | starting"
         number = [p.name for p in self.phases].index(phase.name) + 1
         elapsed = time.perf_counter() - self.phase_started
-        parts = [f"{self.participant}", f"phase {number}/{len(self.phases)} {phase.name}"]
+        parts = [who, f"phase {number}/{len(self.phases)} {phase.name}"]
         if phase.kind == "rest" and phase.duration_s:
             parts.append(
                 f"{clock_text(elapsed)} / {clock_text(phase.duration_s)} [{bar(elapsed / phase.duration_s)}]"

@@ -11,14 +11,14 @@ import argparse
 import hashlib
 import logging
 import platform
-import socket
 import sys
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 import experiment
-from experiment.allocation import LEDGER_FILENAME, SqliteAllocator
+from experiment.allocation import describe_location, ledger_location
+from experiment.allocation.ledger import open_for_protocol
 from experiment.audio import check_stimulus, load_samples
 from experiment.clock import SessionClock
 from experiment.config import MARKER_PROTOCOLS, Protocol, check_participant_id, load_protocol
@@ -66,6 +66,8 @@ class RunOptions:
     new_run: bool
     screenshots: bool
     fullscreen: bool | None
+    ledger: str | None = None  # None: DATA/allocation.sqlite
+    station: str | None = None  # None: the computer's name
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--new-run", action="store_true", help="the session already has data: keep it and start a new run beside it"
     )
+    parser.add_argument("--ledger", help="allocation ledger file or postgresql:// URL (default DATA/allocation.sqlite)")
+    parser.add_argument("--stratum", help="the participant's stratum, when the protocol stratifies allocation")
+    parser.add_argument("--station", help="this testing room's name in the ledger (default: the computer's name)")
     parser.add_argument("--screenshots", action="store_true", help="save the first frame of each screen")
     parser.add_argument("--windowed", action="store_true", help="use a window even if the protocol says fullscreen")
     return parser
@@ -97,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def options_from_args(args: argparse.Namespace) -> RunOptions:
     protocol = args.protocol or (DEMO_PROTOCOL if args.demo else DEFAULT_PROTOCOL)
-    info = SessionInfo(args.participant, args.session, args.technician or ("AP" if args.autopilot else ""))
+    technician = args.technician or ("AP" if args.autopilot else "")
+    info = SessionInfo(args.participant, args.session, technician, stratum=args.stratum)
     return RunOptions(
         protocol,
         args.data_dir.resolve(),
@@ -111,6 +117,8 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
         args.new_run,
         args.screenshots,
         False if args.windowed else None,
+        args.ledger,
+        args.station,
     )
 
 
@@ -152,9 +160,12 @@ def run(options: RunOptions) -> int:
     if marker_protocol in SERIAL_PROTOCOLS and (advice := ftdi_latency_advice(device.port)):
         log.warning("%s", advice)
     try:
-        allocator = SqliteAllocator(options.data_dir / LEDGER_FILENAME, list(protocol.groups), protocol.allocation_seed)
-        closers.append(allocator.close)
-        allocation = allocator.allocate(info.participant)
+        ledger_at = ledger_location(options.ledger, options.data_dir)
+        ledger = open_for_protocol(
+            ledger_at, protocol.allocation, list(protocol.groups), options.station, create_missing=not options.ledger
+        )
+        closers.append(ledger.close)
+        allocation = ledger.allocate(info.participant, info.stratum)
         group = protocol.groups[allocation.group]
         samples, rate_hz = load_samples(group.audio)
         audio_device = options.audio_device or info.audio_device or protocol.audio.device
@@ -198,7 +209,7 @@ def run(options: RunOptions) -> int:
             )
         )
         log.info("Session folder: %s", folder)
-        log.info("Participant %s, session %s: allocation #%d", info.participant, info.session, allocation.position + 1)
+        log.info("Participant %s, session %s: ledger entry %d", info.participant, info.session, allocation.entry)
         lsl = None
         if marker_protocol == "lsl" or protocol.markers.lsl or options.marker_lsl:
             lsl = LslOutlet(protocol.markers.codes)
@@ -208,14 +219,15 @@ def run(options: RunOptions) -> int:
         if resume is not None:
             record.update(resumed_from=str(resume.folder), resumed_at_phase=resume.phase)
             log.warning("Resuming %s at the start of phase '%s'", resume.folder.name, resume.phase)
-        console = TechnicianConsole(info.participant, protocol.phases, markers)
+        shown_group = None if protocol.allocation.blind else group.key
+        console = TechnicianConsole(info.participant, protocol.phases, markers, group=shown_group)
         closers.append(console.close)
         session = Session(protocol, group, clock, markers, display, player, responses, record, audio_device, console)
         session.start_phase = resume.phase if resume else None
         status, message = _run_session(session)
         if not markers.flush():
             log.error("Some markers were still waiting to be written when the session ended.")
-        allocator.record_outcome(info.participant, status)
+        _record_outcome(ledger, protocol, info, record, status)
         record.update(
             status=status,
             ended_at=_now_iso(),
@@ -233,6 +245,26 @@ def run(options: RunOptions) -> int:
                 close()
             except Exception as err:  # noqa: BLE001 - closing must never hide the session's own outcome
                 log.warning("While closing: %s", err)
+
+
+def _record_outcome(ledger, protocol: Protocol, info: SessionInfo, record: SessionRecord, status: str) -> None:
+    """Append the session's outcome to the ledger; a ledger fault never costs the session's data."""
+    run = record.data.get("run", 1)
+    try:
+        ledger.record_outcome(
+            info.participant,
+            status,
+            session=f"{info.session}" + (f" run {run}" if run > 1 else ""),
+            replace=protocol.allocation.replace_aborted,
+        )
+    except AllocationError as err:
+        log.error(
+            "The session's outcome could not be written to the allocation ledger (%s). Record it later with: "
+            "python -m experiment allocation outcome --ledger LEDGER --participant %s --status %s",
+            err,
+            info.participant,
+            status,
+        )
 
 
 def _offer_resume(last_run: Path, protocol: Protocol, info: SessionInfo, autopilot: bool) -> Interrupted:
@@ -282,7 +314,8 @@ def _session_info(options: RunOptions, protocol: Protocol) -> SessionInfo | None
         return options.info
     from experiment.ui.dialog import ask_session_info
 
-    return ask_session_info(options.info, protocol.id_pattern, protocol.name)
+    allocation = protocol.allocation
+    return ask_session_info(options.info, protocol.id_pattern, protocol.name, allocation.strata, allocation.stratify_by)
 
 
 def _make_autopilot(options: RunOptions, info: SessionInfo):
@@ -310,7 +343,7 @@ def _initial_record(
         "started_at": clock.started_at_iso,
         "ended_at": None,
         "technician": info.technician,
-        "station": socket.gethostname(),
+        "station": allocation.station,
         "protocol_file": str(protocol.path),
         "protocol_sha256": protocol.sha256,
         "protocol_name": protocol.name,
@@ -323,9 +356,15 @@ def _initial_record(
         "marker_codes": dict(protocol.markers.codes),
         "marker_faults": 0,
         "allocation": {
-            "position": allocation.position + 1,
-            "ledger": str(options.data_dir / LEDGER_FILENAME),
+            "ledger": describe_location(ledger_location(options.ledger, options.data_dir)),
+            "stratum": allocation.stratum or None,
+            "position": None if allocation.position is None else allocation.position + 1,
+            "replaces": allocation.replaces,
             "allocated_at": allocation.allocated_at,
+            "station": allocation.station,
+            "ledger_entry": allocation.entry,
+            "entry_hash": allocation.hash,
+            "blind": protocol.allocation.blind,
         },
         "autopilot": {"seed": autopilot.seed} if autopilot else None,
         "clock": "time.perf_counter (monotonic), seconds since started_at",

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from experiment.allocation import ledger_location
 from experiment.errors import ExperimentError
 
 MIN_FREE_MB = 500  # a session writes well under 1 MB; leave room for the OS and backups
@@ -118,18 +119,19 @@ def check_data_dir(data_dir: Path) -> str:
     return f"{data_dir} is writable, {free_mb / 1000:.1f} GB free"
 
 
-def check_ledger(data_dir: Path, groups: list[str], seed: int | None) -> str:
-    from experiment.allocation import LEDGER_FILENAME, SqliteAllocator
+def check_ledger(location: str | Path, protocol) -> str:
+    from experiment.allocation import describe_location, is_database_url
+    from experiment.allocation.ledger import open_for_protocol
 
-    path = data_dir / LEDGER_FILENAME
-    existed = path.exists()
-    allocator = SqliteAllocator(path, groups, seed)
+    if not is_database_url(location) and not Path(location).exists():
+        return f"{location} does not exist yet: the first session creates it (or use allocation init)"
+    ledger = open_for_protocol(location, protocol.allocation, list(protocol.groups))
     try:
-        allocator.check_writable()
-        total = sum(allocator.counts().values())
+        ledger.check_writable()
+        total = len(ledger.allocations())
     finally:
-        allocator.close()
-    return f"{path} {'reachable' if existed else 'created'}, {total} participant(s) allocated"
+        ledger.close()
+    return f"{describe_location(location)} reachable and intact, {total} participant(s) allocated"
 
 
 def check_display(settings) -> str:
@@ -157,6 +159,7 @@ def preflight(
     marker_protocol: str | None,
     marker_port: str | None,
     audio_device: str | None = None,
+    ledger: str | None = None,
 ) -> list[Check]:
     try:
         protocol = check_protocol(protocol_path)
@@ -176,9 +179,7 @@ def preflight(
         )
     )
     checks.append(run_check("data folder", lambda: check_data_dir(data_dir)))
-    checks.append(
-        run_check("allocation ledger", lambda: check_ledger(data_dir, list(protocol.groups), protocol.allocation_seed))
-    )
+    checks.append(run_check("allocation ledger", lambda: check_ledger(ledger_location(ledger, data_dir), protocol)))
     checks.append(run_check("display", lambda: check_display(protocol.display)))
     return checks
 
@@ -196,9 +197,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--marker-protocol", choices=PROTOCOLS)
     parser.add_argument("--marker-port")
     parser.add_argument("--audio-device")
+    parser.add_argument("--ledger", help="allocation ledger file or postgresql:// URL (default DATA/allocation.sqlite)")
     args = parser.parse_args(argv)
     protocol = args.protocol or (DEMO_PROTOCOL if args.demo else DEFAULT_PROTOCOL)
-    checks = preflight(protocol, args.data_dir, args.marker_protocol, args.marker_port, args.audio_device)
+    checks = preflight(protocol, args.data_dir, args.marker_protocol, args.marker_port, args.audio_device, args.ledger)
     for check in checks:
         print(check.line())
     failed = [c for c in checks if not c.ok]

@@ -34,10 +34,12 @@ import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from experiment.tables import Table, load_toml
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 VAS_MIN = 0
 VAS_MAX = 100
@@ -167,6 +169,8 @@ def score(responses: pd.DataFrame, questionnaires: dict[str, Questionnaire]) -> 
     DataFrame
         Columns ``phase``, ``questionnaire``, ``subscale``, ``score``, ``n_items``.
     """
+    import pandas as pd  # here, not at the top: sessions and the ledger commands start faster
+
     columns = ["phase", "questionnaire", "subscale", "score", "n_items"]
     rows = []
     for row in responses.itertuples(index=False):

@@ -228,7 +228,9 @@ class Session:
                 )
             self.display.frame(listening)
         # Written when the first sample reaches the output, by the marker thread.
-        self.markers.send("audio_onset", detail=self.group.audio.name, at_perf=player.onset_perf_s)
+        # The file name would tell the group: in blind mode only session.json and the ledger hold it.
+        detail = "" if self.protocol.allocation.blind else self.group.audio.name
+        self.markers.send("audio_onset", detail=detail, at_perf=player.onset_perf_s)
         synced = 0
         progress = (player.frames_played, time.perf_counter())
         while not player.finished():

@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -138,3 +139,76 @@ def run_session(*args: str, timeout: float = 240) -> subprocess.CompletedProcess
 def display_available() -> None:
     if not os.environ.get("DISPLAY"):
         pytest.fail("No DISPLAY: run the tests through ./test.sh (it starts a virtual display).")
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL server (the Debian package's binaries) on a free local port."""
+
+    def __init__(self, folder: Path) -> None:
+        binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+        if not binaries:
+            raise RuntimeError(
+                "PostgreSQL is not installed: run tools/setup.sh dev as root (Debian package postgresql)"
+            )
+        self.bin = binaries[-1].parent
+        self.folder = folder
+        self.data = folder / "pgdata"
+        self.port = _free_port()
+        folder.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:  # the server refuses to run as root: it runs as the postgres account
+            shutil.chown(folder, "postgres", "postgres")
+        self._as_server_user(str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres")
+        self._as_server_user(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(folder / "server.log"),
+            "-w",
+            "-o",
+            f"-p {self.port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        )
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _as_server_user(self, *command: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        result = subprocess.run([*prefix, *command], capture_output=True, text=True, cwd="/")
+        if result.returncode != 0:
+            raise RuntimeError(f"{command[0]} failed: {result.stdout}{result.stderr}")
+
+    def new_database(self, name: str) -> str:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as db:
+            db.execute(f'CREATE DATABASE "{name}"')
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+
+    def stop(self) -> None:
+        self._as_server_user(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):
+    folder = Path(tempfile.mkdtemp(prefix="experiment-pg-"))  # tmp_path's parents are not open to postgres
+    server = PostgresServer(folder)
+    yield server
+    server.stop()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def ledger_location(request, tmp_path):
+    """Where a test's ledger lives: a fresh SQLite file, or a fresh database on the PostgreSQL server."""
+    if request.param == "sqlite":
+        return str(tmp_path / "ledger.sqlite")
+    server = request.getfixturevalue("postgres_server")
+    return server.new_database(f"ledger_{os.getpid()}_{time.monotonic_ns()}")

@@ -9,6 +9,8 @@ WHAT="${1:-dev}"
 DEB_PACKAGES=(xvfb pulseaudio pulseaudio-utils libportaudio2 socat xdotool python3-venv desktop-file-utils x11-utils
     libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxkbcommon-x11-0
     libxcb-xinerama0 libxcb-shape0 libxcb-randr0 libxcb-xkb1)
+# The tests also run the multi-station allocation ledger against a real PostgreSQL server.
+[ "$WHAT" = dev ] && DEB_PACKAGES+=(postgresql)
 
 say() { printf '[setup] %s\n' "$*"; }
 

@@ -9,6 +9,7 @@ INITIALS_PATTERN = r"^[A-Za-z]{2,4}$"
 
 
 PROTOCOL_DEFAULT = "(as the protocol file says)"
+CHOOSE = "(choose)"
 
 
 @dataclass
@@ -17,9 +18,12 @@ class SessionInfo:
     session: int
     technician: str
     audio_device: str | None = None  # chosen in the dialog; None keeps the protocol's
+    stratum: str | None = None  # when the protocol stratifies the allocation
 
 
-def ask_session_info(prefill: SessionInfo, id_pattern: str, study_name: str) -> SessionInfo | None:
+def ask_session_info(
+    prefill: SessionInfo, id_pattern: str, study_name: str, strata: tuple[str, ...] = (), stratum_label: str = ""
+) -> SessionInfo | None:
     """Show the dialog until its fields are valid; None when the technician cancels."""
     from experiment.ui.display import require_screen
 
@@ -37,6 +41,9 @@ def ask_session_info(prefill: SessionInfo, id_pattern: str, study_name: str) -> 
         dialog.addField("participant", initial=info.participant, label=label, required=True)
         dialog.addField("session", initial=str(info.session), label="Session number:", required=True)
         dialog.addField("technician", initial=info.technician, label="Technician initials:", required=True)
+        if strata:  # no preset answer: a stratum left at a default would allocate from the wrong list
+            chosen_stratum = info.stratum if info.stratum in strata else CHOOSE
+            dialog.addField("stratum", initial=chosen_stratum, choices=[CHOOSE, *strata], label=f"{stratum_label}:")
         dialog.addField("audio", choices=[PROTOCOL_DEFAULT, *output_devices()], label="Sound output:")
         answers = dialog.show()
         if not dialog.OK:
@@ -47,8 +54,11 @@ def ask_session_info(prefill: SessionInfo, id_pattern: str, study_name: str) -> 
             info.session,
             str(answers["technician"]).strip(),
             None if chosen == PROTOCOL_DEFAULT else chosen,
+            str(answers["stratum"]) if strata else None,
         )
         problem = validate(info, str(answers["session"]).strip(), id_pattern)
+        if not problem and strata and info.stratum not in strata:
+            problem = f"Choose the participant's {stratum_label.lower()}."
         if not problem:
             info.session = int(str(answers["session"]).strip())
             return info
