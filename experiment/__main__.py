@@ -6,6 +6,8 @@ sha256          print a file's sha256, to pin a recording in the protocol file
 ports           list serial ports with their USB ids and the trigger boxes recognised
 preflight       check sound, marker port, stimuli, data folder, ledger and display
 allocation      the randomisation ledger: init, assign, outcome, report, verify, export
+analyse         heart rate, HRV and skin conductance per phase and group, with the self-report
+simulate-recorder  realistic recorder exports for session folders (demos and tests)
 """
 
 from __future__ import annotations
@@ -45,6 +47,14 @@ def main(argv: list[str] | None = None) -> int:
         from experiment.allocation.cli import main as allocation_main
 
         return allocation_main(argv[1:])
+    if argv[:1] in (["analyse"], ["analyze"]):
+        from experiment.analysis.cli import analyse_main
+
+        return analyse_main(argv[1:])
+    if argv[:1] == ["simulate-recorder"]:
+        from experiment.analysis.cli import simulate_main
+
+        return simulate_main(argv[1:])
     if argv[:1] == ["run"]:
         from experiment.launcher import main as run_main
 
@@ -53,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="run a session (see run_experiment.py --help)")
     commands.add_parser("preflight", help="check sound, marker port, stimuli, data folder, ledger, display")
+    commands.add_parser("analyse", help="physiology and self-report results (see analyse --help)")
+    commands.add_parser("simulate-recorder", help="realistic recorder exports for session folders")
     commands.add_parser("allocation", help="the randomisation ledger: init, assign, outcome, report, verify, export")
     check = commands.add_parser("check-protocol", help="validate a protocol file and its stimuli")
     check.add_argument("protocol", type=Path)

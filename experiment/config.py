@@ -185,6 +185,13 @@ def load_protocol(path: Path | str) -> Protocol:
     return protocol
 
 
+def load_questionnaires_of(path: Path | str) -> dict[str, Questionnaire]:
+    """Only the item banks a protocol file names (the analysis needs no recordings or ports)."""
+    path = Path(path).resolve()
+    top = Table(load_toml(path, "The protocol file"), path)
+    return _read_questionnaires(top.table("questionnaires"), path.parent)
+
+
 def _read_questionnaires(table: Table, base: Path) -> dict[str, Questionnaire]:
     banks = {}
     for key in list(table.data):

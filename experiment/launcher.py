@@ -11,7 +11,9 @@ import argparse
 import hashlib
 import logging
 import platform
+import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -38,6 +40,7 @@ from experiment.markers.device import SERIAL_PROTOCOLS
 from experiment.markers.lsl import LslOutlet
 from experiment.markers.ports import ftdi_latency_advice
 from experiment.playback import open_player
+from experiment.preflight import session_checks
 from experiment.resume import Interrupted, ask_to_resume, find_interrupted
 from experiment.session import Session, SessionRecord
 from experiment.ui.dialog import SessionInfo
@@ -180,13 +183,22 @@ def run(options: RunOptions) -> int:
         closers.append(player.close)
         clock = SessionClock()
         autopilot = _make_autopilot(options, info)
+        from experiment.ui.checklist import show_checklist
         from experiment.ui.display import Display
 
         display = Display(protocol.display, clock, autopilot, fullscreen=options.fullscreen)
         closers.append(display.close)
+        if options.screenshots:  # moved into the session folder once it exists
+            display.screenshot_dir = Path(tempfile.mkdtemp(prefix="experiment-screens-"))
+        checks = session_checks(protocol, device.describe(), player.describe(), ledger, options.data_dir, display.win)
+        show_checklist(display, checks)
+        if failed := [c for c in checks if not c.ok]:
+            error = failed[0].error
+            raise error if isinstance(error, ExperimentError) else DataError(failed[0].detail)
         folder = create_session_folder(options.data_dir, info.participant, info.session, new_run)
         if options.screenshots:
-            display.screenshot_dir = folder / "screenshots"
+            early_shots, display.screenshot_dir = display.screenshot_dir, folder / "screenshots"
+            shutil.move(early_shots, display.screenshot_dir)
         file_log = _log_to_file(folder / "session.log")
         closers.append(lambda: logging.getLogger().removeHandler(file_log))
         events = AppendOnlyCsv(folder / "events.csv", EVENT_COLUMNS)

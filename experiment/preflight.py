@@ -29,6 +29,7 @@ class Check:
     name: str
     ok: bool
     detail: str
+    error: ExperimentError | OSError | None = None  # what a failed check raised
 
     def line(self) -> str:
         return f"[{'PASS' if self.ok else 'FAIL'}] {self.name}: {self.detail}"
@@ -39,7 +40,7 @@ def run_check(name: str, check: Callable[[], str]) -> Check:
     try:
         return Check(name, True, check())
     except (ExperimentError, OSError) as err:
-        return Check(name, False, str(err))
+        return Check(name, False, str(err), err)
 
 
 def check_protocol(protocol_path: Path):
@@ -140,17 +141,22 @@ def check_display(settings) -> str:
 
     display = Display(settings, SessionClock(), fullscreen=settings.fullscreen)
     try:
-        width, height = display.win.size
-        rate = display.win.getActualFrameRate(nIdentical=10, nMaxFrames=120, nWarmUpFrames=10, threshold=1)
-        if not rate:
-            rate_text = "refresh rate not measurable"
-        elif rate > 250:  # flips that do not wait for the screen: a virtual display or vsync off
-            rate_text = f"{rate:.0f} flips/s: no vsync (virtual display?), flip times are not screen times"
-        else:
-            rate_text = f"{rate:.1f} Hz"
-        return f"{width}x{height} px, {rate_text}"
+        return describe_window(display.win)
     finally:
         display.close()
+
+
+def describe_window(win) -> str:
+    """The window's size and measured refresh rate, as a technician reads them."""
+    width, height = win.size
+    rate = win.getActualFrameRate(nIdentical=10, nMaxFrames=120, nWarmUpFrames=10, threshold=1)
+    if not rate:
+        rate_text = "refresh rate not measurable"
+    elif rate > 250:  # flips that do not wait for the screen: a virtual display or vsync off
+        rate_text = f"{rate:.0f} flips/s: no vsync (virtual display?), flip times are not screen times"
+    else:
+        rate_text = f"{rate:.1f} Hz"
+    return f"{width}x{height} px, {rate_text}"
 
 
 def preflight(
@@ -206,3 +212,30 @@ def main(argv: list[str]) -> int:
     failed = [c for c in checks if not c.ok]
     print(f"\n{'READY' if not failed else 'NOT READY'}: {len(checks) - len(failed)} of {len(checks)} checks passed.")
     return 1 if failed else 0
+
+
+def session_checks(protocol, device: dict, audio: dict, ledger, data_dir: Path, win) -> list[Check]:
+    """The preflight checks for a session about to start, from what the launcher already opened.
+
+    The stimuli, port, sound output and ledger were opened (a failure there has already
+    stopped the launch with its sentence); these lines show the technician what was found,
+    and re-check what can change between sessions: free space and the ledger's lock.
+    """
+    port = device.get("port")
+    marker_text = f"{device['protocol']} on {port}, open" if port else f"{device['protocol']}, open"
+    if device["protocol"] == "none":
+        marker_text = "none: markers are only logged, no recorder receives them"
+    rate = f", {audio['sample_rate_hz']} Hz" if audio.get("sample_rate_hz") else ""
+    return [
+        Check("protocol and stimuli", True, f"{protocol.path.name}; {len(protocol.groups)} recordings verified"),
+        Check("sound output", True, f"{audio.get('device') or 'default'} ({audio.get('backend')}{rate}); tone next"),
+        Check("marker device", True, marker_text),
+        run_check("data folder", lambda: check_data_dir(data_dir)),
+        run_check("allocation ledger", lambda: _ledger_line(ledger)),
+        run_check("display", lambda: describe_window(win)),
+    ]
+
+
+def _ledger_line(ledger) -> str:
+    ledger.check_writable()
+    return f"{ledger.where} reachable and intact"

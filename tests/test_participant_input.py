@@ -11,7 +11,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from test_session import find_window, read_csv, session_dir, start_session, wait_for, write_protocol, xdotool
+from test_session import (
+    find_window,
+    pass_checks_and_sound_check,
+    read_csv,
+    session_dir,
+    start_session,
+    wait_for,
+    write_protocol,
+    xdotool,
+)
 
 from experiment.ui.scales import BUTTON_POS, SCALE_Y, LikertScale, VasScale
 
@@ -104,13 +113,7 @@ def test_answers_given_with_mouse_and_keys_are_recorded_exactly(tmp_path):
         xdotool("key", "Return")  # the dialog is pre-filled
         window = Window(find_window("PsychoPy"))
         events, responses = folder / "events.csv", folder / "responses.csv"
-        wait_for(
-            lambda: (folder / "session.log").exists() and "First screen" in (folder / "session.log").read_text(),
-            60,
-            "the sound check",
-        )
-        xdotool("windowfocus", "--sync", window.id)
-        xdotool("key", "y")
+        pass_checks_and_sound_check(window.id, folder)
         answered = 0
         deadline = time.monotonic() + 180
         while proc.poll() is None and time.monotonic() < deadline:

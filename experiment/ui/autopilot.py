@@ -55,6 +55,8 @@ class Autopilot:
             self._queue = [(now + self.rng.uniform(0.3, 0.8) / self.speed, "space")]
         elif kind == "sound_check":  # a dry run confirms once the tone has played
             self._queue = [(now + 1.6, "y")]
+        elif kind == "checklist":  # a dry run reads the checks for a moment, as a technician would
+            self._queue = [(now + 0.5, "space")]
         else:  # the technician's own screens (abort confirmation) are left to the technician
             self._queue = []
 

@@ -1,0 +1,198 @@
+"""``python -m experiment analyse`` and ``python -m experiment simulate-recorder``."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+from experiment.errors import ExperimentError
+
+EXIT_OK, EXIT_INPUT = 0, 2
+
+
+def _parser(command: str, description: str, data_help: str, physio_help: str) -> argparse.ArgumentParser:
+    """The options both commands share: the session folders, the recordings, the workers."""
+    parser = argparse.ArgumentParser(prog=f"python -m experiment {command}", description=description)
+    parser.add_argument("--data-dir", type=Path, required=True, help=data_help)
+    parser.add_argument("--physio-dir", type=Path, required=True, help=physio_help)
+    parser.add_argument("--jobs", type=int, help="worker processes (default: one per core)")
+    return parser
+
+
+def _refuse_in_one_sentence(job, args, what: str) -> int:
+    try:
+        return job(args)
+    except (ExperimentError, ValueError) as err:
+        print(f"{what} NOT DONE: {err}", file=sys.stderr)
+        return EXIT_INPUT
+
+
+def analyse_main(argv: list[str]) -> int:
+    parser = _parser(
+        "analyse",
+        "Heart rate, HRV and skin conductance per phase and group, next to the self-report scores.",
+        "the session folders (sub-*/ses-*)",
+        "recorder exports sub-<ID>_ses-<N>_physio.csv, .txt or .acq",
+    )
+    parser.add_argument("--out", type=Path, required=True, help="where the tables, figures and report go")
+    parser.add_argument("--columns", help="recorder column names, e.g. time=Time,ecg=ECG100C,eda=EDA100C,digital=D1")
+    parser.add_argument("--protocol", type=Path, help="protocol file whose questionnaires score the self-report")
+    return _refuse_in_one_sentence(_analyse, parser.parse_args(argv), "ANALYSIS")
+
+
+def _analyse(args) -> int:
+    import pandas as pd
+
+    from experiment.analysis import pipeline, report, stats
+    from experiment.analysis.exports import Columns
+    from experiment.errors import DataError
+
+    columns = Columns.parse(args.columns)
+    sessions = pipeline.find_sessions(args.data_dir)
+    if not sessions:
+        raise DataError(f"No session folders (sub-*/ses-*/session.json) under {args.data_dir}: check --data-dir.")
+    if not args.physio_dir.is_dir():
+        raise DataError(f"The recordings folder {args.physio_dir} does not exist: check --physio-dir.")
+    args.out.mkdir(parents=True, exist_ok=True)
+    progress = pipeline.ProgressBar(len(sessions))
+    results = []
+    for result in pipeline.analyse_all(sessions, args.physio_dir, columns, args.jobs):
+        results.append(result)
+        progress.step(f"sub-{result.participant}" + (" (problem)" if result.problem else ""))
+    elapsed = progress.close()
+    results.sort(key=lambda r: (r.participant, r.session))
+
+    phases = pd.DataFrame([row for r in results for row in r.phases], columns=pipeline.PHASE_COLUMNS)
+    minutes = pd.DataFrame([row for r in results for row in r.minutes], columns=pipeline.MINUTE_COLUMNS)
+    alignment = pd.DataFrame([r.alignment for r in results if r.alignment], columns=pipeline.ALIGNMENT_COLUMNS)
+    problems = [{"participant": r.participant, "session": r.session, "reason": r.problem} for r in results if r.problem]
+    problem_table = pd.DataFrame(problems, columns=["participant", "session", "reason"])
+    for frame in (phases, minutes):
+        for measure in stats.MEASURES:
+            frame[measure] = pd.to_numeric(frame[measure], errors="coerce")
+    selfreport = _selfreport(sessions, args.protocol)
+
+    change = stats.change_from_baseline(phases)
+    summary = stats.summarise(change, ["group", "phase"], list(stats.MEASURES))
+    audio_phase = next(iter(phases.loc[phases["kind"] == "audio", "phase"]), "induction")
+    anova, contrasts = stats.contrasts(change[change["phase"] == audio_phase], list(stats.MEASURES))
+    report_summary = (
+        stats.summarise(selfreport, ["group", "subscale"], ["change"]) if len(selfreport) else pd.DataFrame()
+    )
+    if len(selfreport):
+        wide = selfreport.pivot_table(index=["participant", "group"], columns="subscale", values="change").reset_index()
+        sr_anova, sr_contrasts = stats.contrasts(wide, [c for c in wide.columns if c not in ("participant", "group")])
+        anova, contrasts = pd.concat([anova, sr_anova]), pd.concat([contrasts, sr_contrasts])
+
+    outputs = {
+        "physio_phases.csv": phases, "physio_minutes.csv": minutes, "alignment.csv": alignment,
+        "selfreport.csv": selfreport, "group_summary.csv": summary, "selfreport_summary.csv": report_summary,
+        "anova.csv": anova, "contrasts.csv": contrasts, "problems.csv": problem_table,
+    }  # fmt: skip
+    for name, frame in outputs.items():
+        _write(frame, args.out / name)
+    pictures = report.figures(summary, minutes, audio_phase, args.out) if len(summary) else []
+    note = (
+        f"{len(results)} sessions analysed ({len(problems)} with problems, listed below) in {elapsed:.1f} s; "
+        f"change from baseline during '{audio_phase}'; contrasts are uncorrected planned comparisons."
+    )
+    tables = {
+        "Change from baseline by group and phase": summary,
+        "ANOVA of change by group (audio phase; self-report: post - pre)": anova,
+        "Planned contrasts": contrasts,
+        "Self-report change by group": report_summary,
+        "Clock alignment": alignment,
+    }
+    page = report.write_html(args.out, tables, pictures, problems, note)
+    print(f"{note}\nResults: {args.out} (open {page.name})")
+    for problem in problems:
+        print(f"  problem: sub-{problem['participant']} ses-{problem['session']}: {problem['reason']}")
+    return EXIT_OK
+
+
+def _selfreport(sessions: list[Path], protocol: Path | None):
+    """Subscale scores pre, post and change per session, scored by the protocol's item banks."""
+    import json
+
+    import pandas as pd
+
+    from experiment.config import load_questionnaires_of
+    from experiment.launcher import DEFAULT_PROTOCOL
+    from experiment.questionnaires import score_change
+
+    banks = load_questionnaires_of(protocol or DEFAULT_PROTOCOL)
+    frames = []
+    for folder in sessions:
+        responses = folder / "responses.csv"
+        if not responses.exists():
+            continue
+        record = json.loads((folder / "session.json").read_text())
+        data = pd.read_csv(responses, dtype={"value": "object"})
+        data = data[data["questionnaire"].isin(banks)]
+        if data.empty:
+            continue
+        scores = score_change(data, banks)
+        scores.insert(0, "group", record["group"])
+        scores.insert(0, "session", record["session"])
+        scores.insert(0, "participant", record["participant"])
+        frames.append(scores)
+    columns = ["participant", "session", "group", "questionnaire", "subscale", "pre", "post", "change"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+def _write(frame, path: Path) -> None:
+    partial = path.with_name(path.name + ".partial")
+    frame.to_csv(partial, index=False, quoting=csv.QUOTE_MINIMAL)
+    partial.replace(path)
+
+
+def simulate_main(argv: list[str]) -> int:
+    parser = _parser(
+        "simulate-recorder",
+        "Write realistic recorder exports (ECG, EDA, markers) for session folders, with the truth.",
+        "session folders to simulate recordings for",
+        "where the exports (and truth/) go",
+    )
+    parser.add_argument("--make-sessions", type=int, default=0, help="first create this many full-length sessions")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--effect-scale", type=float, default=1.0, help="multiply the group effects (0: none)")
+    parser.add_argument("--faults", default="", help="e.g. S003=truncated,S004=no_markers,S005=flat_ecg")
+    return _refuse_in_one_sentence(_simulate, parser.parse_args(argv), "SIMULATION")
+
+
+def _simulate(args) -> int:
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    import numpy as np
+
+    from experiment.analysis import simulate
+    from experiment.analysis.pipeline import ProgressBar, find_sessions
+
+    faults = dict(part.split("=", 1) for part in args.faults.split(",") if part.strip())
+    unknown = sorted(set(faults.values()) - set(simulate.FAULTS))
+    if unknown:
+        raise ValueError(f"--faults: unknown fault {unknown[0]}; choose from {', '.join(simulate.FAULTS)}")
+    rng = np.random.default_rng(args.seed)
+    groups = list(simulate.EFFECTS)
+    for number in range(args.make_sessions):
+        if number % len(groups) == 0:
+            rng.shuffle(groups)  # permuted blocks: balanced groups
+        simulate.make_session(args.data_dir, f"S{number + 1:03d}", groups[number % len(groups)], rng)
+    sessions = find_sessions(args.data_dir)
+    if not sessions:
+        raise ValueError(f"no session folders under {args.data_dir}: run sessions or use --make-sessions N")
+    progress = ProgressBar(len(sessions))
+    with ProcessPoolExecutor(args.jobs or os.cpu_count()) as pool:
+        jobs = []
+        for index, folder in enumerate(sessions):
+            participant = folder.parent.name.removeprefix("sub-")
+            person = simulate.random_participant(rng, args.seed * 100003 + index, faults.get(participant))
+            jobs.append(pool.submit(simulate.render, folder, args.physio_dir, person, args.effect_scale))
+        for job in jobs:
+            progress.step(job.result().name)
+    progress.close()
+    print(f"{len(sessions)} recording(s) written to {args.physio_dir} (truth in {args.physio_dir / 'truth'})")
+    return EXIT_OK

@@ -1,0 +1,171 @@
+"""Every session of a study, through alignment, cardiac and electrodermal measures, to tables.
+
+Sessions are analysed in parallel worker processes (one per core). A session whose recording
+is missing, truncated, without markers or unreadable never stops the others: it is listed in
+``problems.csv`` and the report with its reason, and the rest go on.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from experiment.analysis.align import align, phase_windows
+from experiment.analysis.cardiac import detect_beats, segment_metrics
+from experiment.analysis.electrodermal import segment_level, usable_samples
+from experiment.analysis.exports import Columns, find_export, read_recording
+from experiment.errors import DataError, ExperimentError
+
+PHASE_COLUMNS = (
+    "participant", "session", "group", "phase", "kind", "duration_s",
+    "hr_bpm", "rmssd_ms", "hf_ms2", "scl_us", "n_beats", "quality", "reason",
+)  # fmt: skip
+MINUTE_COLUMNS = (
+    "participant", "session", "group", "phase", "minute", "hr_bpm", "rmssd_ms", "hf_ms2", "scl_us", "quality",
+)  # fmt: skip
+ALIGNMENT_COLUMNS = (
+    "participant", "session", "offset_s", "drift_ppm", "markers_matched", "markers_sent",
+    "residual_rms_ms", "residual_max_ms", "intervals_excluded",
+)  # fmt: skip
+
+
+@dataclass
+class SessionResult:
+    participant: str
+    session: int
+    group: str
+    folder: Path
+    phases: list[dict] = field(default_factory=list)
+    minutes: list[dict] = field(default_factory=list)
+    alignment: dict | None = None
+    problem: str | None = None
+
+
+def find_sessions(data_dir: Path) -> list[Path]:
+    """Session folders (sub-*/ses-*) whose session.json exists, in participant order."""
+    return sorted(p.parent for p in data_dir.glob("sub-*/ses-*/session.json"))
+
+
+def analyse_session(folder: Path, physio_dir: Path, columns: Columns) -> SessionResult:
+    """One session: never raises for a bad recording; the result carries the problem instead
+    (with whatever could still be measured: a truncated recording keeps its covered phases)."""
+    record = json.loads((folder / "session.json").read_text())
+    result = SessionResult(record["participant"], int(record["session"]), record["group"], folder)
+    try:
+        _analyse(result, record, folder, physio_dir, columns)
+    except (ExperimentError, OSError, ValueError) as err:
+        result.problem = str(err)
+    return result
+
+
+def _analyse(result: SessionResult, record: dict, folder: Path, physio_dir: Path, columns: Columns) -> None:
+    export = find_export(physio_dir, result.participant, result.session)
+    if export is None:
+        raise DataError(f"no recording sub-{result.participant}_ses-{result.session}_physio.csv/.txt/.acq")
+    recording = read_recording(export, columns)
+    with (folder / "events.csv").open(newline="") as handle:
+        events = list(csv.DictReader(handle))
+    alignment = align(recording.time_s, recording.digital, events)
+    phases = [p for p in record.get("phases", []) if p.get("end_s") is not None]
+    windows = phase_windows(alignment, phases, events)
+    problems = []
+    if recording.time_s[-1] < max(end for _, end in windows.values()) - 1.0:
+        covered = sum(1 for _, end in windows.values() if end <= recording.time_s[-1])
+        problems.append(
+            f"the recording stops at {recording.time_s[-1]:.0f} s, before the session ended "
+            f"(only {covered} of {len(windows)} phases covered; those are in the tables): truncated export?"
+        )
+    beats = detect_beats(recording.time_s, recording.ecg_mv, recording.rate_hz)
+    usable = usable_samples(recording.eda_us, recording.rate_hz)
+    common = {"participant": result.participant, "session": result.session, "group": result.group}
+    for phase in phases:
+        if phase["name"] not in windows:
+            continue
+        start, end = windows[phase["name"]]
+        row = common | {"phase": phase["name"], "kind": phase["kind"], "duration_s": round(end - start, 3)}
+        result.phases.append(row | _measures(recording, beats, usable, start, end))
+        for minute in range(int((end - start + 1.0) // 60)):  # a clock drift may shave off a millisecond
+            m_start = start + 60 * minute
+            measures = _measures(recording, beats, usable, m_start, m_start + 60)
+            result.minutes.append(
+                common | {"phase": phase["name"], "minute": minute + 1}
+                | {k: measures[k] for k in ("hr_bpm", "rmssd_ms", "hf_ms2", "scl_us", "quality")}
+            )  # fmt: skip
+    result.alignment = common | {
+        "offset_s": round(alignment.offset_s, 6),
+        "drift_ppm": round(alignment.drift_ppm, 2),
+        "markers_matched": alignment.matched,
+        "markers_sent": alignment.expected,
+        "residual_rms_ms": round(alignment.residual_rms_ms, 3),
+        "residual_max_ms": round(alignment.residual_max_ms, 3),
+        "intervals_excluded": beats.abnormal,
+    }
+    del result.alignment["group"]
+    if beats.flat_windows.mean() > 0.5:
+        problems.append("the ECG is flat (no heart beats): electrodes off or the wrong channel exported")
+    result.problem = "; ".join(problems) or None
+
+
+def _measures(recording, beats, usable, start: float, end: float) -> dict:
+    cardiac = segment_metrics(beats, start, end)
+    eda = segment_level(recording.time_s, recording.eda_us, usable, start, end)
+    problems = [(cardiac.quality, f"ECG: {cardiac.reason}")] if cardiac.quality != "ok" else []
+    problems += [(eda.quality, f"EDA: {eda.reason}")] if eda.quality != "ok" else []
+    return {
+        "hr_bpm": _round(cardiac.hr_bpm, 2),
+        "rmssd_ms": _round(cardiac.rmssd_ms, 2),
+        "hf_ms2": _round(cardiac.hf_ms2, 1),
+        "scl_us": _round(eda.scl_us, 4),
+        "n_beats": cardiac.n_beats,
+        "quality": problems[0][0] if problems else "ok",
+        "reason": "; ".join(reason for _, reason in problems),
+    }
+
+
+def _round(value: float, digits: int):
+    return "" if value is None or np.isnan(value) else round(float(value), digits)
+
+
+def analyse_all(sessions: list[Path], physio_dir: Path, columns: Columns, jobs: int | None = None, progress=None):
+    """Every session, ``jobs`` at a time; yields SessionResult in completion order."""
+    jobs = jobs or os.cpu_count() or 1
+    if jobs == 1:
+        for folder in sessions:
+            yield analyse_session(folder, physio_dir, columns)
+        return
+    with ProcessPoolExecutor(jobs) as pool:
+        futures = [pool.submit(analyse_session, folder, physio_dir, columns) for folder in sessions]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+class ProgressBar:
+    """``[#####-----] 12/135 sub-P012`` on one line of stderr (a line per 10% when not a terminal)."""
+
+    def __init__(self, total: int, stream=sys.stderr) -> None:
+        self.total, self.done, self.stream = total, 0, stream
+        self.live = stream.isatty()
+        self.started = time.perf_counter()
+
+    def step(self, label: str) -> None:
+        self.done += 1
+        filled = round(20 * self.done / max(self.total, 1))
+        line = f"[{'#' * filled}{'-' * (20 - filled)}] {self.done}/{self.total} {label}"
+        if self.live:
+            self.stream.write("\r\033[K" + line)
+        elif self.done == self.total or self.done % max(1, self.total // 10) == 0:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def close(self) -> float:
+        if self.live:
+            self.stream.write("\n")
+        return time.perf_counter() - self.started

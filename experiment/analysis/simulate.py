@@ -1,0 +1,361 @@
+"""A recorder simulator: realistic ECG, EDA and marker exports for session folders, with the
+truth written beside them, so the analysis can be demonstrated and tested without a lab.
+
+For each session it draws a participant's resting heart rate, HRV and skin conductance, applies
+the group's effect in each phase, and renders 1000 Hz signals on the recorder's clock (offset
+and drift against the session clock). Realism that matters for the analysis: respiratory sinus
+arrhythmia (HF power), ectopic beats, baseline wander, mains hum, noise, a movement artefact,
+skin-conductance responses; and, on request, the faults a lab meets: a truncated recording, a
+recording without markers, a flat (lead-off) ECG.
+
+The truth (``truth/sub-<ID>_ses-<N>_truth.csv``) holds each phase's heart rate and RMSSD from the
+normal beats that were rendered, and the mean skin conductance without the artefact.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+RATE_HZ = 1000
+FAULTS = ("truncated", "no_markers", "flat_ecg")
+# Change from baseline during the audio (and half of it in recovery), per group: the direction of
+# Kirschner et al. (2019): self-compassion calms (HR down, HRV up, SCL down), rumination and
+# positive excitement arouse.
+EFFECTS = {
+    "CBS": {"hr_bpm": -3.0, "rmssd_ms": 8.0, "scl_us": -0.6},
+    "LKM": {"hr_bpm": -2.0, "rmssd_ms": 6.0, "scl_us": -0.4},
+    "RUM": {"hr_bpm": 2.0, "rmssd_ms": -4.0, "scl_us": 0.8},
+    "PE": {"hr_bpm": 4.0, "rmssd_ms": -5.0, "scl_us": 1.0},
+    "NEU": {"hr_bpm": 0.0, "rmssd_ms": 0.0, "scl_us": 0.0},
+}
+
+
+@dataclass
+class Participant:
+    hr_bpm: float
+    rmssd_ms: float
+    scl_us: float
+    ectopic_every: int = 250  # about one premature beat in this many
+    artefact: bool = True
+    fault: str | None = None
+    drift_ppm: float = 30.0
+    offset_s: float = 12.0
+    seed: int = 0
+    phase_targets: dict = field(default_factory=dict)
+
+
+def phase_targets(person: Participant, group: str, phases: list[dict], scale: float = 1.0) -> dict[str, dict]:
+    """Target HR, RMSSD and SCL per phase: baseline values, the group's effect in the audio."""
+    effect = EFFECTS.get(group, EFFECTS["NEU"])
+    targets = {}
+    for phase in phases:
+        weight = {"audio": 1.0}.get(phase["kind"], 0.5 if phase["name"] == "recovery" else 0.0)
+        if phase["kind"] == "questionnaires":
+            weight = 0.2
+        targets[phase["name"]] = {
+            "hr_bpm": person.hr_bpm + scale * weight * effect["hr_bpm"],
+            "rmssd_ms": max(8.0, person.rmssd_ms + scale * weight * effect["rmssd_ms"]),
+            "scl_us": max(0.5, person.scl_us + scale * weight * effect["scl_us"]),
+        }
+    return targets
+
+
+def _beats(targets, phases, end_s: float, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Beat times (session clock) and whether each is normal (False: an ectopic beat)."""
+
+    def target_at(t):
+        for phase in phases:
+            if phase["start_s"] <= t < phase["end_s"]:
+                return targets[phase["name"]]
+        return targets[phases[0]["name"]] if t < phases[0]["start_s"] else targets[phases[-1]["name"]]
+
+    times, normal = [], []
+    t, noise = -2.0, 0.0
+    while t < end_s + 2.0:
+        goal = target_at(t)
+        mean_rr = 60.0 / goal["hr_bpm"]
+        # RMSSD is set by the beat-to-beat noise (AR(1), phi 0.5) and respiratory sinus arrhythmia.
+        rsa = 0.35 * goal["rmssd_ms"] / 1000 * np.sin(2 * np.pi * 0.25 * t)
+        sd = goal["rmssd_ms"] / 1000 * 0.72
+        noise = 0.5 * noise + rng.normal(0, sd * np.sqrt(1 - 0.25))
+        t += mean_rr + rsa + noise
+        times.append(t)
+        normal.append(True)
+    return np.array(times), np.array(normal)
+
+
+def _insert_ectopics(times: np.ndarray, every: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Premature beats at 65% of the interval; the next normal beat keeps its time (compensatory pause)."""
+    extra = []
+    for i in range(5, len(times) - 1, max(every, 10)):
+        j = i + int(rng.integers(0, max(every // 2, 1)))
+        if j < len(times) - 1:
+            extra.append(times[j] + 0.65 * (times[j + 1] - times[j]))
+    all_times = np.concatenate([times, extra])
+    normal = np.concatenate([np.ones(len(times), bool), np.zeros(len(extra), bool)])
+    order = np.argsort(all_times)
+    return all_times[order], normal[order]
+
+
+def _ecg_template(rate_hz: int) -> tuple[np.ndarray, int]:
+    t = np.arange(-0.25, 0.45, 1 / rate_hz)
+
+    def wave(centre, width, height):
+        return height * np.exp(-0.5 * ((t - centre) / width) ** 2)
+
+    template = (
+        wave(-0.16, 0.025, 0.12)  # P
+        + wave(-0.025, 0.008, -0.12)  # Q
+        + wave(0.0, 0.009, 1.1)  # R
+        + wave(0.028, 0.009, -0.25)  # S
+        + wave(0.25, 0.045, 0.3)  # T
+    )
+    return template, int(0.25 * rate_hz)
+
+
+def render(session_dir: Path, out_dir: Path, person: Participant, scale: float = 1.0) -> Path:
+    """Write ``sub-<ID>_ses-<N>_physio.csv`` (and its truth) for one session folder."""
+    record = json.loads((session_dir / "session.json").read_text())
+    with (session_dir / "events.csv").open(newline="") as handle:
+        events = list(csv.DictReader(handle))
+    phases = [p for p in record["phases"] if p.get("end_s") is not None]
+    rng = np.random.default_rng(person.seed)
+    targets = phase_targets(person, record["group"], phases, scale)
+    end_s = max(float(e["time_s"]) for e in events) + 5.0
+    beat_s, _ = _beats(targets, phases, end_s, rng)
+    all_beats, normal = _insert_ectopics(beat_s, person.ectopic_every, rng)
+
+    # The recorder's clock: started before the session, running slightly fast or slow.
+    to_recorder = lambda s: person.offset_s + (1 + person.drift_ppm * 1e-6) * s  # noqa: E731
+    duration_s = to_recorder(end_s) + 5.0
+    if person.fault == "truncated":
+        duration_s = to_recorder(phases[len(phases) // 2]["start_s"])
+    n = int(duration_s * RATE_HZ)
+    time_s = np.arange(n) / RATE_HZ
+
+    template, centre = _ecg_template(RATE_HZ)
+    impulses = np.zeros(n + len(template))
+    idx = np.round(to_recorder(all_beats) * RATE_HZ).astype(int) + centre
+    amplitude = np.where(normal, 1.0, 1.4)  # ectopic beats look different
+    keep = (idx >= 0) & (idx < len(impulses))
+    np.add.at(impulses, idx[keep], amplitude[keep])
+    from scipy.signal import fftconvolve
+
+    ecg = fftconvolve(impulses, template)[centre + centre : centre + centre + n]
+    ecg += 0.08 * np.sin(2 * np.pi * 0.3 * time_s) + 0.02 * np.sin(2 * np.pi * 50 * time_s)
+    ecg += rng.normal(0, 0.015, n)
+
+    eda = _eda(time_s, phases, targets, to_recorder, rng)
+    artefact_at = None
+    if person.artefact and len(phases) > 2:
+        longest = max(phases, key=lambda p: p["end_s"] - p["start_s"])
+        artefact_at = to_recorder(longest["start_s"] + 0.6 * (longest["end_s"] - longest["start_s"]))
+        span = (time_s >= artefact_at) & (time_s < artefact_at + 4.0)
+        ecg[span] += np.cumsum(rng.normal(0, 0.15, span.sum())) + rng.normal(0, 0.6, span.sum())
+        eda[span] += 3.0 * np.abs(np.sin(np.linspace(0, np.pi, span.sum())))
+    if person.fault == "flat_ecg":
+        ecg[:] = 0.0
+
+    digital = np.zeros(n, dtype=np.int16)
+    if person.fault != "no_markers":
+        for event in events:
+            if event["sent_ok"] == "true":
+                start = int(round(to_recorder(float(event["time_s"])) * RATE_HZ))
+                digital[max(start, 0) : max(start + 10, 0)] = int(event["code"])
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"sub-{record['participant']}_ses-{record['session']}"
+    path = out_dir / f"{stem}_physio.csv"
+    write_export(path, time_s, ecg, eda, digital)
+    _write_truth(
+        out_dir / "truth" / f"{stem}_truth.csv", record, phases, beat_s, targets, eda, time_s, to_recorder, artefact_at
+    )
+    return path
+
+
+def _eda(time_s, phases, targets, to_recorder, rng) -> np.ndarray:
+    level = np.full(len(time_s), targets[phases[0]["name"]]["scl_us"])
+    for phase in phases:
+        span = (time_s >= to_recorder(phase["start_s"])) & (time_s < to_recorder(phase["end_s"]))
+        level[span] = targets[phase["name"]]["scl_us"]
+    # Smooth the steps between phases (tonic level changes over seconds), cheaply at 10 Hz.
+    coarse = level[::100]
+    kernel = np.ones(50) / 50
+    coarse = np.convolve(np.pad(coarse, 25, mode="edge"), kernel, mode="same")[25:-25]
+    eda = np.interp(time_s, time_s[::100], coarse[: len(time_s[::100])])
+    # Skin-conductance responses: a few per minute, 0.05-0.3 microsiemens, rise 1 s, decay 4 s.
+    onsets = np.cumsum(rng.exponential(20.0, int(time_s[-1] / 10) + 5))
+    for onset in onsets[onsets < time_s[-1]]:
+        t = time_s[int(onset * RATE_HZ) : int((onset + 20) * RATE_HZ)] - onset
+        eda[int(onset * RATE_HZ) : int(onset * RATE_HZ) + len(t)] += rng.uniform(0.05, 0.3) * (
+            np.exp(-t / 4.0) - np.exp(-t / 0.75)
+        )
+    return eda + rng.normal(0, 0.005, len(time_s))
+
+
+def write_export(path: Path, time_s, ecg, eda, digital) -> None:
+    """A recorder-style CSV export, written with pyarrow (a 25-minute file in about a second)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    table = pa.table(
+        {
+            "time": pa.array(np.round(time_s, 3)),
+            "ECG": pa.array(np.round(ecg, 4).astype(np.float32)),
+            "EDA": pa.array(np.round(eda, 4).astype(np.float32)),
+            "Digital": pa.array(digital.astype(np.int16)),
+        }
+    )
+    partial = path.with_name(path.name + ".partial")
+    pacsv.write_csv(table, partial)
+    partial.replace(path)
+
+
+def _write_truth(path, record, phases, beat_s, targets, eda, time_s, to_recorder, artefact_at) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    clean = np.ones(len(time_s), bool)
+    if artefact_at is not None:
+        clean &= ~((time_s >= artefact_at) & (time_s < artefact_at + 4.0))
+    rows = []
+    for phase in phases:
+        inside = beat_s[(beat_s >= phase["start_s"]) & (beat_s < phase["end_s"])]
+        nn = np.diff(inside) * 1000
+        span = (time_s >= to_recorder(phase["start_s"])) & (time_s < to_recorder(phase["end_s"])) & clean
+        rows.append(
+            {
+                "participant": record["participant"],
+                "session": record["session"],
+                "group": record["group"],
+                "phase": phase["name"],
+                "hr_bpm": 60000 / nn.mean() if len(nn) else "",
+                "rmssd_ms": float(np.sqrt(np.mean(np.diff(nn) ** 2))) if len(nn) > 2 else "",
+                "scl_us": float(eda[span].mean()) if span.any() else "",
+            }
+        )
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+# --- sessions, for a study that was never run (demos, tests, the benchmark) ----------------------
+FULL_PHASES = (  # name, kind, seconds: the full protocol's timeline
+    ("welcome", "instructions", 40.0),
+    ("baseline", "rest", 300.0),
+    ("pre", "questionnaires", 110.0),
+    ("induction", "audio", 660.0),
+    ("post", "questionnaires", 110.0),
+    ("recovery", "rest", 300.0),
+    ("end", "end", 8.0),
+)
+SELF_REPORT_EFFECTS = {"CBS": 12.0, "LKM": 10.0, "RUM": -12.0, "PE": 3.0, "NEU": 0.0}
+
+
+def make_session(data_dir: Path, participant: str, group: str, rng, phases=FULL_PHASES, session: int = 1) -> Path:
+    """Write a completed session folder (session.json, events.csv, responses.csv) as the runner
+    would have, with the full protocol's marker codes and the state questionnaire."""
+    from experiment.datastore import EVENT_COLUMNS, RESPONSE_COLUMNS
+    from experiment.launcher import REPO_ROOT
+    from experiment.questionnaires import load_questionnaire
+
+    codes = {"session_start": 1, "session_end": 2, "audio_onset": 42, "audio_offset": 43, "sync": 44, "item_onset": 100}
+    questionnaire = load_questionnaire(REPO_ROOT / "stimuli" / "questionnaires" / "state.toml")
+    folder = data_dir / f"sub-{participant}" / f"ses-{session}"
+    folder.mkdir(parents=True, exist_ok=True)
+    events, responses, timeline = [], [], []
+    t = 2.0 + rng.uniform(0, 1)
+    events.append((t, "session_start", ""))
+    for number, (name, kind, seconds) in enumerate(phases):
+        codes[f"{name}_start"], codes[f"{name}_end"] = 10 * (number + 1), 10 * (number + 1) + 1
+        start = t + rng.uniform(2, 6)
+        events.append((start, f"{name}_start", name))
+        if kind == "audio":
+            events.append((start + 0.05, "audio_onset", name))
+            events += [(start + 0.05 + s, "sync", name) for s in np.arange(60.0, seconds, 60.0)]
+            events.append((start + 0.05 + seconds, "audio_offset", name))
+        if kind == "questionnaires":
+            onset = start + 5
+            shift = SELF_REPORT_EFFECTS.get(group, 0.0) if name == "post" else 0.0
+            for position, item in enumerate(questionnaire.items, 1):
+                rt = rng.uniform(2.5, 6.0)
+                events.append((onset, "item_onset", name))
+                responses.append(_response(onset, rt, name, questionnaire.id, item, position, shift, rng))
+                onset += rt + 0.3
+        end = start + seconds
+        events.append((end, f"{name}_end", name))
+        timeline.append({"name": name, "kind": kind, "start_s": round(start, 6), "end_s": round(end, 6)})
+        t = end
+    events.append((t + 0.5, "session_end", ""))
+    events.sort(key=lambda e: e[0])
+    _write_csv(
+        folder / "events.csv",
+        EVENT_COLUMNS,
+        [
+            {
+                "time_s": f"{s:.6f}",
+                "code": codes[label],
+                "label": label,
+                "phase": phase,
+                "sent_ok": "true",
+                "detail": "",
+            }
+            for s, label, phase in events
+        ],
+    )
+    _write_csv(folder / "responses.csv", RESPONSE_COLUMNS, responses)
+    record = {
+        "participant": participant,
+        "session": session,
+        "run": 1,
+        "group": group,
+        "status": "completed",
+        "phases": timeline,
+        "marker_codes": codes,
+        "simulated": True,
+    }
+    (folder / "session.json").write_text(json.dumps(record, indent=2))
+    return folder
+
+
+def _response(onset, rt, phase, questionnaire_id, item, position, shift, rng) -> dict:
+    if item.response == "likert":
+        value = int(np.clip(round(rng.normal((item.points + 1) / 2 + shift / 25, 1.0)), 1, item.points))
+    else:
+        signed = -shift if item.reverse else shift
+        value = int(np.clip(round(rng.normal(50 + signed, 12)), 0, 100))
+    return {
+        "time_s": f"{onset + rt:.6f}",
+        "phase": phase,
+        "questionnaire": questionnaire_id,
+        "item": item.id,
+        "value": value,
+        "rt_s": f"{rt:.6f}",
+        "onset_s": f"{onset:.6f}",
+        "input": "mouse",
+        "position": position,
+        "response_type": item.response,
+    }
+
+
+def _write_csv(path: Path, columns, rows) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def random_participant(rng, seed: int, fault: str | None = None) -> Participant:
+    return Participant(
+        hr_bpm=float(rng.uniform(60, 82)),
+        rmssd_ms=float(rng.uniform(25, 60)),
+        scl_us=float(rng.uniform(2, 10)),
+        drift_ppm=float(rng.uniform(-60, 60)),
+        offset_s=float(rng.uniform(3, 30)),
+        fault=fault,
+        seed=seed,
+    )
