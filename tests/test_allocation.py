@@ -4,6 +4,7 @@ concurrency, and the ``allocation`` commands, on SQLite and on a real PostgreSQL
 from __future__ import annotations
 
 import multiprocessing
+import random
 import re
 import sqlite3
 import subprocess
@@ -175,6 +176,27 @@ def test_concurrent_processes_never_share_or_skip_a_position(ledger_location):
     assert sorted(position for _, _, position in results) == list(range(60))
     expected = stratum_sequence(3, "", GROUP_KEYS, (5, 10), 60)
     assert all(group == expected[position] for _, group, position in results)
+
+
+def _allocate_in_order(args):
+    location, ids, seed = args
+    order = list(ids)
+    random.Random(seed).shuffle(order)
+    return {pid: group for pid, group, _ in _allocate_chunk((location, order))}
+
+
+@BOTH
+def test_the_same_ids_from_four_processes_are_allocated_once(ledger_location):
+    Ledger.create(ledger_location, Design(GROUP_KEYS, 20, (5, 10)), seed=8).close()
+    ids = [f"P{i:03d}" for i in range(20)]
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        seen = pool.map(_allocate_in_order, [(ledger_location, ids, worker) for worker in range(4)])
+    assert all(view == seen[0] for view in seen)  # every process got the same group for each ID
+    ledger = Ledger.open(ledger_location)
+    rows = ledger.allocations()
+    ledger.close()
+    assert sorted(r["participant"] for r in rows) == ids
+    assert sorted(r["position"] for r in rows) == list(range(1, 21))
 
 
 # --- tamper evidence ----------------------------------------------------------------------------
