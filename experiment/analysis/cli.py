@@ -171,10 +171,19 @@ def _simulate(args) -> int:
     from experiment.analysis import simulate
     from experiment.analysis.pipeline import ProgressBar, find_sessions
 
-    faults = dict(part.split("=", 1) for part in args.faults.split(",") if part.strip())
+    parts = [part.strip() for part in args.faults.split(",") if part.strip()]
+    if any("=" not in part for part in parts):
+        raise ValueError(f"--faults '{args.faults}' must look like S003=truncated,S004=no_markers")
+    faults = dict(part.split("=", 1) for part in parts)
     unknown = sorted(set(faults.values()) - set(simulate.FAULTS))
     if unknown:
         raise ValueError(f"--faults: unknown fault {unknown[0]}; choose from {', '.join(simulate.FAULTS)}")
+    existing = sorted(args.physio_dir.glob("sub-*_physio.*"))
+    if existing:
+        raise ValueError(
+            f"{args.physio_dir} already holds recordings ({existing[0].name}, ...): simulate into an empty "
+            "folder; recordings are never overwritten"
+        )
     rng = np.random.default_rng(args.seed)
     groups = list(simulate.EFFECTS)
     for number in range(args.make_sessions):

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from experiment.errors import DataError
+
 RATE_HZ = 1000
 FAULTS = ("truncated", "no_markers", "flat_ecg")
 # Change from baseline during the audio (and half of it in recovery), per group: the direction of
@@ -266,7 +268,11 @@ def make_session(data_dir: Path, participant: str, group: str, rng, phases=FULL_
     codes = {"session_start": 1, "session_end": 2, "audio_onset": 42, "audio_offset": 43, "sync": 44, "item_onset": 100}
     questionnaire = load_questionnaire(REPO_ROOT / "stimuli" / "questionnaires" / "state.toml")
     folder = data_dir / f"sub-{participant}" / f"ses-{session}"
-    folder.mkdir(parents=True, exist_ok=True)
+    if folder.exists():
+        raise DataError(
+            f"{folder} already exists: simulate sessions into an empty folder (real data are never touched)."
+        )
+    folder.mkdir(parents=True)
     events, responses, timeline = [], [], []
     t = 2.0 + rng.uniform(0, 1)
     events.append((t, "session_start", ""))
