@@ -3,7 +3,8 @@
 One status line: participant, phase (n of N), elapsed and remaining time with a bar, the audio
 position, the last marker and whether it reached the device, and counts of marker faults and
 incidents. On a terminal it is redrawn in place about once a second; into a file or pipe it is
-written every few seconds. The group is shown only when the protocol is not blind.
+written every few seconds. The group is shown only when the protocol is not blind. With a
+second screen, the same line also fills a window there (:mod:`experiment.ui.console_window`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TextIO
 from experiment.config import Phase
 
 BAR_WIDTH = 20
+WINDOW_EVERY_S = 1.0
 
 
 def bar(fraction: float) -> str:
@@ -35,9 +37,11 @@ class TechnicianConsole:
         markers,
         stream: TextIO | None = None,
         group: str | None = None,
+        window=None,
     ) -> None:
         self.participant = participant
         self.group = group  # None in blind mode
+        self.window = window  # a ConsoleWindow on a second screen, or None
         self.phases = phases
         self.markers = markers
         self.stream = stream or sys.stdout
@@ -49,6 +53,7 @@ class TechnicianConsole:
         self.player = None
         self.items = (0, 0)  # answered, total in this phase
         self._last_shown = 0.0
+        self._last_windowed = 0.0
 
     def phase_started_now(self, phase: Phase, items_total: int = 0) -> None:
         self.phase, self.phase_started, self.items = phase, time.perf_counter(), (0, items_total)
@@ -91,6 +96,9 @@ class TechnicianConsole:
 
     def show(self, force: bool = False) -> None:
         now = time.perf_counter()
+        if self.window is not None and (force or now - self._last_windowed >= WINDOW_EVERY_S):
+            self._last_windowed = now
+            self.window.write(self.render())
         if not force and now - self._last_shown < self.every_s:
             return
         self._last_shown = now

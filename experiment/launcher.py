@@ -232,7 +232,10 @@ def run(options: RunOptions) -> int:
             record.update(resumed_from=str(resume.folder), resumed_at_phase=resume.phase)
             log.warning("Resuming %s at the start of phase '%s'", resume.folder.name, resume.phase)
         shown_group = None if protocol.allocation.blind else group.key
-        console = TechnicianConsole(info.participant, protocol.phases, markers, group=shown_group)
+        window = _console_window(display.win)
+        if window is not None:
+            closers.append(window.close)
+        console = TechnicianConsole(info.participant, protocol.phases, markers, group=shown_group, window=window)
         closers.append(console.close)
         session = Session(protocol, group, clock, markers, display, player, responses, record, audio_device, console)
         session.start_phase = resume.phase if resume else None
@@ -257,6 +260,17 @@ def run(options: RunOptions) -> int:
                 close()
             except Exception as err:  # noqa: BLE001 - closing must never hide the session's own outcome
                 log.warning("While closing: %s", err)
+
+
+def _console_window(win):
+    """The console's own window on a second screen, when there is one (never on the participant's)."""
+    from experiment.ui.console_window import ConsoleWindow, second_screen
+
+    geometry = second_screen(win)
+    if geometry is None:
+        return None
+    log.info("Second screen found: the technician console also opens there")
+    return ConsoleWindow(geometry)
 
 
 def _record_outcome(ledger, protocol: Protocol, info: SessionInfo, record: SessionRecord, status: str) -> None:

@@ -1,0 +1,76 @@
+"""With a second screen, the technician console also opens there, in its own window, and
+follows the session; with one screen nothing opens. Runs on its own Xvfb with two heads."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+from conftest import session_command, write_protocol
+from test_session import wait_for
+
+
+@pytest.fixture
+def two_screens():
+    """An Xvfb display with two Xinerama heads: 1280x1024 (the participant's) and 1024x768."""
+    read, write = os.pipe()
+    server = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "+xinerama", "-screen", "0", "1280x1024x24", "-screen", "1", "1024x768x24"],
+        pass_fds=(write,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write)
+    with os.fdopen(read) as handle:
+        display = f":{handle.readline().strip()}"
+    yield display
+    server.terminate()
+    server.wait()
+
+
+def _console_windows(display: str) -> list[str]:
+    env = os.environ | {"DISPLAY": display}
+    found = subprocess.run(
+        ["xdotool", "search", "--name", "^Technician console"], capture_output=True, text=True, env=env
+    )
+    return found.stdout.split()
+
+
+def _xdotool(display: str, *args: str) -> str:
+    env = os.environ | {"DISPLAY": display}
+    return subprocess.run(["xdotool", *args], capture_output=True, text=True, env=env, check=True).stdout
+
+
+def test_second_screen_shows_the_console_window(tmp_path, two_screens):
+    protocol = write_protocol(
+        tmp_path / "protocol", rest_s=4.0, edit=lambda t: t.replace("blind = false", "blind = true")
+    )
+    data = tmp_path / "data"
+    env = os.environ | {"DISPLAY": two_screens}
+    args = ("--protocol", str(protocol), "--autopilot", "--participant", "P061", "--data-dir", str(data), "--windowed")
+    proc = subprocess.Popen(session_command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        wait_for(lambda: _console_windows(two_screens), 90, "the console window")
+        window = _console_windows(two_screens)[0]
+        wait_for(lambda: "phase 2/7 baseline" in _xdotool(two_screens, "getwindowname", window), 60, "the baseline")
+        title = _xdotool(two_screens, "getwindowname", window)
+        assert title.startswith("Technician console: P061 | phase 2/7 baseline")
+        assert "group" not in title  # blind: the second screen never names the group either
+        assert "Geometry: 1024x768" in _xdotool(two_screens, "getwindowgeometry", window)  # the other screen's size
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out + err
+    assert "Second screen found" in out
+    assert _console_windows(two_screens) == []  # it closes with the session
+
+
+def test_one_screen_opens_no_console_window(tmp_path):
+    protocol = write_protocol(tmp_path / "protocol", rest_s=0.5)
+    data = tmp_path / "data"
+    args = ("--protocol", str(protocol), "--autopilot", "--participant", "P062", "--data-dir", str(data))
+    result = subprocess.run(session_command(*args), capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr
+    assert "Second screen found" not in result.stdout and _console_windows(os.environ["DISPLAY"]) == []
