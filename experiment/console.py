@@ -95,14 +95,19 @@ class TechnicianConsole:
         return " | ".join(parts)
 
     def show(self, force: bool = False) -> None:
+        """Called every frame: render only when the window or the terminal is due a new line."""
         now = time.perf_counter()
-        if self.window is not None and (force or now - self._last_windowed >= WINDOW_EVERY_S):
+        window_due = self.window is not None and (force or now - self._last_windowed >= WINDOW_EVERY_S)
+        terminal_due = force or now - self._last_shown >= self.every_s
+        if not (window_due or terminal_due):
+            return
+        line = self.render()
+        if window_due:
             self._last_windowed = now
-            self.window.write(self.render())
-        if not force and now - self._last_shown < self.every_s:
+            self.window.write(line)
+        if not terminal_due:
             return
         self._last_shown = now
-        line = self.render()
         if self.live:
             self.stream.write("\r\033[K" + line)
         else:

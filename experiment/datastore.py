@@ -12,7 +12,8 @@ import io
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -86,19 +87,38 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
-    """Replace ``path`` with ``data`` so a reader sees the old or the new file, never half."""
-    tmp = path.with_name(f".{path.name}.tmp")
+@contextmanager
+def replaced_whole(path: Path, what_to_do: str | None = None) -> Iterator[Path]:
+    """Write a temporary file beside ``path`` (the block gets its name); when the block ends it
+    replaces ``path`` durably, so a reader sees the old file or the new one, never half.
+
+    On failure the temporary file is removed and an OSError becomes one sentence (DataError),
+    ending with ``what_to_do`` (default: the advice for session data).
+    """
+    tmp = path.with_name(f".{path.name}.partial")
     try:
-        with tmp.open("w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=False, default=str)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield tmp
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
         _fsync_dir(path.parent)
-    except OSError as err:
-        raise cannot_write(path, err) from None
+    except BaseException as err:
+        tmp.unlink(missing_ok=True)
+        if not isinstance(err, OSError):
+            raise
+        if what_to_do is None:
+            raise cannot_write(path, err) from None
+        raise DataError(f"Cannot write {path} ({err.strerror or err}): {what_to_do}.") from None
+
+
+def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
+    """Replace ``path`` with ``data`` so a reader sees the old or the new file, never half."""
+    with replaced_whole(path) as tmp, tmp.open("w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2, sort_keys=False, default=str)
+        handle.write("\n")
 
 
 def cannot_write(path: Path, err: OSError) -> DataError:

@@ -87,12 +87,10 @@ class Ledger:
         self._store = store
         self.where = store.where
         self.station = station or socket.gethostname()
-        meta = dict(store.execute("SELECT key, value FROM ledger_meta"))
         try:
             self.design = Design(
-                **{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(meta["design"]).items()}
+                **{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(self._meta()["design"]).items()}
             )
-            self._seed = int(meta["seed"])
         except (KeyError, ValueError, TypeError):
             raise AllocationError(
                 f"The allocation ledger {self.where} is damaged (its design is unreadable): "
@@ -276,7 +274,7 @@ class Ledger:
 
     def problems(self) -> list[str]:
         """Every sign of tampering, one sentence each; [] for an intact ledger."""
-        meta = dict(self._store.execute("SELECT key, value FROM ledger_meta"))
+        meta = self._meta()
         entries = self.entries()
         found = chain_problems(entries, meta.get("head"), int(meta["count"]) if "count" in meta else None)
         rows = self._store.execute("SELECT stratum, position, grp FROM ledger_sequence ORDER BY stratum, position")
@@ -308,7 +306,11 @@ class Ledger:
 
     @property
     def head(self) -> str:
-        return dict(self._store.execute("SELECT key, value FROM ledger_meta")).get("head", "")
+        return self._meta().get("head", "")
+
+    def _meta(self) -> dict[str, str]:
+        """The ledger's own facts: design, seed (kept for an audit), head hash, entry count."""
+        return dict(self._store.execute("SELECT key, value FROM ledger_meta"))
 
     def allocations(self) -> list[dict]:
         """Each allocation with its latest outcome and who filled its slot, in entry order."""

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import csv
-import os
 from collections import Counter
 from pathlib import Path
 
 from experiment.allocation.ledger import Ledger
-from experiment.errors import DataError
+from experiment.datastore import replaced_whole
 
 EXPORT_COLUMNS = (
     "entry",
@@ -73,16 +72,11 @@ def report_text(ledger: Ledger) -> str:
 def export_csv(ledger: Ledger, out: Path) -> int:
     """Write the allocation record to ``out`` (complete or not at all); returns the row count."""
     rows = ledger.allocations()
-    partial = out.with_name(out.name + ".partial")
-    try:
-        with partial.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, EXPORT_COLUMNS)
-            writer.writeheader()
-            writer.writerows(rows)
-            handle.flush()
-            os.fsync(handle.fileno())
-        partial.replace(out)
-    except OSError as err:
-        partial.unlink(missing_ok=True)
-        raise DataError(f"Cannot write the export {out} ({err.strerror}): choose a folder you can write to.") from None
+    with (
+        replaced_whole(out, "choose a folder you can write to") as tmp,
+        tmp.open("w", newline="", encoding="utf-8") as f,
+    ):
+        writer = csv.DictWriter(f, EXPORT_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
     return len(rows)

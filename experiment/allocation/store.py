@@ -52,14 +52,20 @@ def describe_location(location: str | Path) -> str:
 def open_store(location: str | Path, create: bool = False):
     """The store at ``location``. Without ``create`` it must already hold a ledger; with it,
     the caller makes the ledger inside one write transaction (see :func:`create_schema`)."""
+    if not create and not is_database_url(location) and not Path(location).exists():
+        raise _no_ledger(str(location))  # opening never creates the file
     store = PostgresStore(str(location)) if is_database_url(location) else SqliteStore(Path(location), create)
     if not create and not store.has_ledger():
         store.close()
-        raise AllocationError(
-            f"There is no allocation ledger at {store.where}: check the path or URL, "
-            "or create it once with 'python -m experiment allocation init'."
-        )
+        raise _no_ledger(store.where)
     return store
+
+
+def _no_ledger(where: str) -> AllocationError:
+    return AllocationError(
+        f"There is no allocation ledger at {where}: check the path or URL, "
+        "or create it once with 'python -m experiment allocation init'."
+    )
 
 
 def create_schema(store) -> None:
@@ -76,9 +82,6 @@ def create_schema(store) -> None:
 class SqliteStore:
     def __init__(self, path: Path, create: bool) -> None:
         self.where = str(path)
-        if not create and not path.exists():
-            self._db = sqlite3.connect(":memory:")  # has_ledger() says no; the caller explains
-            return
         try:
             if create:
                 path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)

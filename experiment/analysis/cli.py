@@ -143,9 +143,10 @@ def _selfreport(sessions: list[Path], protocol: Path | None):
 
 
 def _write(frame, path: Path) -> None:
-    partial = path.with_name(path.name + ".partial")
-    frame.to_csv(partial, index=False, quoting=csv.QUOTE_MINIMAL)
-    partial.replace(path)
+    from experiment.datastore import replaced_whole
+
+    with replaced_whole(path, "choose an --out folder you can write to") as tmp:
+        frame.to_csv(tmp, index=False, quoting=csv.QUOTE_MINIMAL)
 
 
 def simulate_main(argv: list[str]) -> int:

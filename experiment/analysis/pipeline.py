@@ -99,7 +99,9 @@ def _analyse(result: SessionResult, record: dict, folder: Path, physio_dir: Path
                 common | {"phase": phase["name"], "minute": minute + 1}
                 | {k: measures[k] for k in ("hr_bpm", "rmssd_ms", "hf_ms2", "scl_us", "quality")}
             )  # fmt: skip
-    result.alignment = common | {
+    result.alignment = {
+        "participant": result.participant,
+        "session": result.session,
         "offset_s": round(alignment.offset_s, 6),
         "drift_ppm": round(alignment.drift_ppm, 2),
         "markers_matched": alignment.matched,
@@ -108,7 +110,6 @@ def _analyse(result: SessionResult, record: dict, folder: Path, physio_dir: Path
         "residual_max_ms": round(alignment.residual_max_ms, 3),
         "intervals_excluded": beats.abnormal,
     }
-    del result.alignment["group"]
     if beats.flat_windows.mean() > 0.5:
         problems.append("the ECG is flat (no heart beats): electrodes off or the wrong channel exported")
     result.problem = "; ".join(problems) or None
@@ -134,7 +135,7 @@ def _round(value: float, digits: int):
     return "" if value is None or np.isnan(value) else round(float(value), digits)
 
 
-def analyse_all(sessions: list[Path], physio_dir: Path, columns: Columns, jobs: int | None = None, progress=None):
+def analyse_all(sessions: list[Path], physio_dir: Path, columns: Columns, jobs: int | None = None):
     """Every session, ``jobs`` at a time; yields SessionResult in completion order."""
     jobs = jobs or os.cpu_count() or 1
     if jobs == 1:

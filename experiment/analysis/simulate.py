@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from experiment.datastore import replaced_whole
 from experiment.errors import DataError
 
 RATE_HZ = 1000
@@ -213,9 +214,8 @@ def write_export(path: Path, time_s, ecg, eda, digital) -> None:
             "Digital": pa.array(digital.astype(np.int16)),
         }
     )
-    partial = path.with_name(path.name + ".partial")
-    pacsv.write_csv(table, partial)
-    partial.replace(path)
+    with replaced_whole(path, "choose a --physio-dir you can write to") as tmp:
+        pacsv.write_csv(table, tmp)
 
 
 def _write_truth(path, record, phases, beat_s, targets, eda, time_s, to_recorder, artefact_at) -> None:
