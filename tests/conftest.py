@@ -10,6 +10,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -102,6 +104,38 @@ class TtyPair:
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait()
+
+
+MARKER_INTERVAL_TOLERANCE_S = 0.002
+
+
+def interval_misses(labels: Sequence[str], logged: Sequence[float], seen: Sequence[float]) -> list[str]:
+    """Each interval between consecutive markers whose length at the box differs from the
+    logged one by 2 ms or more, as ``label: N.NN ms``."""
+    misses = []
+    for i in range(1, len(logged)):
+        error_s = (seen[i] - seen[i - 1]) - (logged[i] - logged[i - 1])
+        if abs(error_s) >= MARKER_INTERVAL_TOLERANCE_S:
+            misses.append(f"{labels[i]}: {error_s * 1000:+.2f} ms")
+    return misses
+
+
+def measure_twice_if_missed(measure: Callable[[int], list[str]]) -> None:
+    """Run a marker timing measurement; if it missed, run it once more; fail if both missed.
+
+    The stand-in cable is a pty, and a pty hands every write to its reader through a kernel
+    worker thread of normal priority. On this 2-core VM (non-preemptible kernel) that worker
+    is now and then milliseconds late while the program's write returned in 0.1 ms (measured:
+    tools/bench_markers.py, "the stand-in cable itself"); a USB adapter has no such hop. So
+    one late arrival is measured again rather than blamed on the program, while a log that
+    is wrong misses in both runs. ``measure(attempt)`` returns its misses as readable lines.
+    """
+    first = measure(0)
+    if not first:
+        return
+    warnings.warn(f"marker timing off at the box in the first run ({'; '.join(first)}); measured again", stacklevel=2)
+    second = measure(1)
+    assert not second, f"marker timing off at the box in two runs: {first} then {second}"
 
 
 @pytest.fixture

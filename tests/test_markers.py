@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from conftest import REPO, TtyPair
+from conftest import REPO, TtyPair, interval_misses, measure_twice_if_missed
 
 from experiment.clock import SessionClock
 from experiment.datastore import EVENT_COLUMNS, AppendOnlyCsv
@@ -33,28 +33,34 @@ def logged(tmp_path) -> list[dict]:
 
 @pytest.mark.parametrize("protocol", SERIAL_PROTOCOLS)
 def test_a_burst_of_markers_arrives_whole_in_order_and_never_overlapping(tmp_path, make_tty_pair, protocol):
-    pair = make_tty_pair(protocol)
-    device = open_device(protocol, pair.near, None, 10.0)
-    sender = make_sender(tmp_path, device)
-    started = time.perf_counter()
-    for label in CODES:  # all queued at once: the thread must space them out
-        sender.send(label)
-    queued_s = time.perf_counter() - started
-    sender.close()
-    device.close()
-    assert queued_s < 0.005, "send() must not wait for the device"
-    rows = logged(tmp_path)
-    pulses = pair.box.pulses()
-    assert [p.code for p in pulses] == [int(r["code"]) for r in rows] == list(CODES.values())
-    assert all(r["sent_ok"] == "true" for r in rows)
-    for pulse in pulses:
-        assert pulse.end is not None and pulse.end - pulse.start >= 0.0079  # held; ended
-    for before, after in zip(pulses, pulses[1:], strict=False):
-        assert after.start - before.end >= 0.005  # lines at 0 long enough to be sampled
-    # The box saw the same spacing the log records.
-    logged_gaps = [float(b["time_s"]) - float(a["time_s"]) for a, b in zip(rows, rows[1:], strict=False)]
-    seen_gaps = [b.start - a.start for a, b in zip(pulses, pulses[1:], strict=False)]
-    assert max(abs(x - y) for x, y in zip(logged_gaps, seen_gaps, strict=True)) < 0.002
+    def measure(attempt: int) -> list[str]:
+        pair = make_tty_pair(protocol)
+        folder = tmp_path / f"run{attempt}"
+        folder.mkdir()
+        device = open_device(protocol, pair.near, None, 10.0)
+        sender = make_sender(folder, device)
+        started = time.perf_counter()
+        for label in CODES:  # all queued at once: the thread must space them out
+            sender.send(label)
+        queued_s = time.perf_counter() - started
+        sender.close()
+        device.close()
+        assert queued_s < 0.005, "send() must not wait for the device"
+        rows = logged(folder)
+        pulses = pair.box.pulses()
+        assert [p.code for p in pulses] == [int(r["code"]) for r in rows] == list(CODES.values())
+        assert all(r["sent_ok"] == "true" for r in rows)
+        assert all(p.end is not None for p in pulses)  # every pulse ended
+        misses = [f"code {p.code} held {(p.end - p.start) * 1000:.2f} ms" for p in pulses if p.end - p.start < 0.0079]
+        misses += [  # lines at 0 long enough to be sampled between pulses
+            f"gap before {after.code} {(after.start - before.end) * 1000:.2f} ms"
+            for before, after in zip(pulses, pulses[1:], strict=False)
+            if after.start - before.end < 0.005
+        ]
+        # The box saw the same spacing the log records.
+        return misses + interval_misses(list(CODES), [float(r["time_s"]) for r in rows], [p.start for p in pulses])
+
+    measure_twice_if_missed(measure)
 
 
 def test_bbtk_gets_exactly_rr_then_upper_case_hex_pairs(make_tty_pair):

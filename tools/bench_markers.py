@@ -1,21 +1,30 @@
 """Benchmark: marker write-to-arrival latency per protocol, and audio onset marker offset.
 
-    .venv/bin/python tools/bench_markers.py [--markers 1000] [--plays 20]
+    .venv/bin/python tools/bench_markers.py [--markers 1000] [--plays 20] [--relay-writes 2000]
 
 For each serial protocol, 1000 markers go through the real marker thread to one end of a
 socat tty pair; an emulator of the box reads the other end and timestamps the moment each
 code is complete. Latency = arrival - the write time logged in events.csv. Then a short sound
 is played ``--plays`` times and the audio onset marker's write time is compared with the
-player's reported start. Prints figures; asserts nothing.
+player's reported start. Last, the stand-in cable itself: plain 2-byte writes between two
+real-time threads through a pty and through a pipe, idle and while demo sessions run one
+after another (when there is a display), so the pty's own delays can be told from the program's.
+Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import select
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
+import tty
 from pathlib import Path
 
 import numpy as np
@@ -79,10 +88,89 @@ def audio_onset_offsets(plays: int, folder: Path) -> tuple[list[float], str]:
     return offsets, backend
 
 
+def _real_time(priority: int) -> None:
+    with contextlib.suppress(AttributeError, PermissionError, OSError):
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+
+
+def relay_latency(kind: str, n: int) -> list[float]:
+    """Write-to-read latency (ms) of 2-byte writes every 4 ms through a pty or a pipe, writer
+    and reader at SCHED_FIFO where allowed: what the cable adds, without the program."""
+    if kind == "pty":  # like socat's: the writer has one end, the reader the other
+        reader_fd, writer_fd = os.openpty()
+        tty.setraw(reader_fd)
+        tty.setraw(writer_fd)
+    else:
+        reader_fd, writer_fd = os.pipe()
+    arrivals: list[float] = []
+
+    def read() -> None:
+        _real_time(20)
+        received = 0
+        while received < 2 * n:
+            select.select([reader_fd], [], [])
+            chunk = os.read(reader_fd, 4096)
+            now = time.perf_counter()
+            arrivals.extend([now] * (len(chunk) // 2))  # writes late together arrive together
+            received += len(chunk)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    _real_time(10)
+    sent = []
+    for _ in range(n):
+        time.sleep(0.004)
+        sent.append(time.perf_counter())
+        os.write(writer_fd, b"1F")
+    reader.join()
+    os.close(reader_fd)
+    os.close(writer_fd)
+    return [(a - s) * 1000 for s, a in zip(sent, arrivals, strict=True)]
+
+
+@contextlib.contextmanager
+def demo_sessions_running(folder: Path):
+    """Demo autopilot sessions one after another in the background: start-ups, screens,
+    audio and files, the load a test suite puts on the machine beside the cable."""
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.is_set():
+            session = subprocess.Popen(
+                [sys.executable, str(ROOT / "run_experiment.py"), "--demo", "--autopilot", "--new-run"]
+                + ["--participant", "P999", "--data-dir", str(folder)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            while session.poll() is None:
+                if stop.wait(0.2):
+                    session.terminate()
+                    session.wait()
+
+    runner = threading.Thread(target=run)
+    runner.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        runner.join()
+
+
+def print_relay(label: str, n: int) -> None:
+    for kind in ("pty", "pipe"):
+        latency = relay_latency(kind, n)
+        late = sum(x >= 2.0 for x in latency)
+        print(
+            f"  {label:<22}{kind:<6}{statistics.median(latency):8.3f}{percentile(latency, 99):8.3f}"
+            f"{max(latency):8.3f}{late:>10}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--markers", type=int, default=1000)
     parser.add_argument("--plays", type=int, default=20)
+    parser.add_argument("--relay-writes", type=int, default=2000)
     args = parser.parse_args()
     print(f"Marker write-to-arrival latency, {args.markers} markers per protocol, socat tty pair (ms):")
     print(f"  {'protocol':<14}{'median':>8}{'p99':>8}{'worst':>8}")
@@ -98,6 +186,15 @@ def main() -> None:
         f"  median {statistics.median(offsets):.3f}  p99 {percentile(offsets, 99):.3f}  "
         f"worst {max(offsets, key=abs):.3f}"
     )
+    n = args.relay_writes
+    print(f"The stand-in cable itself, {n} plain writes each (ms):")
+    print(f"  {'condition':<22}{'cable':<6}{'median':>8}{'p99':>8}{'worst':>8}{'>= 2 ms':>10}")
+    print_relay("idle", n)
+    if os.environ.get("DISPLAY"):
+        with tempfile.TemporaryDirectory() as tmp, demo_sessions_running(Path(tmp)):
+            print_relay("demo sessions running", n)
+    else:
+        print("  (no display: the measurement beside running sessions was left out)")
 
 
 if __name__ == "__main__":
