@@ -8,9 +8,19 @@ import re
 import sqlite3
 import subprocess
 import sys
+import time
 
 from conftest import REPO, run_session, write_protocol
-from test_session import read_csv, session_dir
+from test_session import (
+    find_window,
+    pass_checks_and_sound_check,
+    press_escape_and_confirm,
+    read_csv,
+    session_dir,
+    start_session,
+    wait_for_marker,
+    xdotool,
+)
 
 from experiment.allocation import Ledger
 from experiment.config import GROUP_KEYS
@@ -98,6 +108,41 @@ def test_stratified_sessions_share_a_postgresql_ledger(tmp_path, postgres_server
     assert (allocation.stratum, allocation.group, allocation.station) == ("female", record["group"], "room-B")
     assert ledger.allocations()[0]["status"] == "completed"
     ledger.close()
+
+
+def test_the_dialog_asks_for_the_stratum_and_presets_none(tmp_path):
+    protocol = write_protocol(tmp_path / "protocol", rest_s=30, edit=_stratified)
+    data = tmp_path / "data"
+    folder = data / "sub-P043" / "ses-1"
+    args = ("--protocol", str(protocol), "--participant", "P043", "--technician", "AB", "--data-dir", str(data))
+    proc = start_session(*args)
+    try:
+        dialog = find_window("New session")
+        xdotool("windowfocus", "--sync", dialog)
+        time.sleep(0.3)
+        xdotool("key", "Return")  # the stratum left at "(choose)": shown again, nothing allocated
+        time.sleep(1.0)
+        assert proc.poll() is None and not (data / "allocation.sqlite").exists()
+        again = find_window("New session")
+        xdotool("windowfocus", "--sync", again)
+        time.sleep(0.3)
+        xdotool("key", "Tab", "Tab", "Tab", "Down", "Down")  # to the stratum box: (choose), female, male
+        xdotool("key", "Return")
+        window = find_window("PsychoPy")
+        pass_checks_and_sound_check(window, folder)
+        wait_for_marker(folder, "welcome_start")
+        press_escape_and_confirm(window)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 3, out + err
+    record = json.loads((folder / "session.json").read_text())
+    assert record["allocation"]["stratum"] == "male"
+    ledger = Ledger.open(data / "allocation.sqlite")
+    allocation = ledger.lookup("P043")
+    ledger.close()
+    assert (allocation.stratum, allocation.group) == ("male", record["group"])
 
 
 def test_a_tampered_ledger_stops_the_session_before_anything_is_made(tmp_path):
