@@ -126,10 +126,13 @@ def test_eleven_minute_recordings_pass_the_full_protocol_and_start_playing(tmp_p
     player = SoundDevicePlayer(samples, rate, sync_every_s=60)
     try:
         player.start()
-        deadline = time.monotonic() + 10  # PulseAudio's null sink can take ~2 s to get going
+        # PulseAudio's null sink takes ~2 s to get going here, and once in a suite run it sat
+        # for over 10 s after the first buffer: wait up to 30 s for 2 s of sound to pass.
+        deadline = time.monotonic() + 30
         while player.frames_played < 2 * rate and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert player.onset_perf_s is not None and player.frames_played >= 2 * rate
+        assert player.onset_perf_s is not None, "the stream never started"
+        assert player.frames_played >= 2 * rate, f"the stream stalled after {player.frames_played} frames"
         assert not player.finished()
     finally:
         player.stop()

@@ -329,6 +329,17 @@ def find_window(title: str, timeout_s: float = 60) -> str:
     return found[-1]
 
 
+def abort_at_welcome(proc: subprocess.Popen, folder: Path) -> None:
+    """The technician's part once the dialog is done: the checks, the sound check, then Escape
+    and Y on the welcome screen; the session must end as aborted (exit 3)."""
+    window = find_window("PsychoPy")
+    pass_checks_and_sound_check(window, folder)
+    wait_for_marker(folder, "welcome_start")
+    press_escape_and_confirm(window)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 3, out + err
+
+
 def test_dialog_refuses_a_name_then_starts_with_the_typed_pseudonym(tmp_path):
     protocol = write_protocol(tmp_path / "protocol", rest_s=30)
     data = tmp_path / "data"
@@ -347,15 +358,10 @@ def test_dialog_refuses_a_name_then_starts_with_the_typed_pseudonym(tmp_path):
         xdotool("key", "ctrl+a")
         xdotool("type", "P051")
         xdotool("key", "Return")
-        window = find_window("PsychoPy")
-        pass_checks_and_sound_check(window, data / "sub-P051" / "ses-1")
-        wait_for_marker(data / "sub-P051" / "ses-1", "welcome_start")
-        press_escape_and_confirm(window)
-        out, err = proc.communicate(timeout=30)
+        abort_at_welcome(proc, data / "sub-P051" / "ses-1")
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 3, out + err
     assert not (data / "sub-Jane").exists()
     record = json.loads((data / "sub-P051" / "ses-1" / "session.json").read_text())
     assert (record["participant"], record["technician"], record["status"]) == ("P051", "AB", "aborted")
