@@ -128,7 +128,7 @@ def measure_twice_if_missed(measure: Callable[[int], list[str]]) -> None:
     is now and then milliseconds late while the program's write returned in 0.1 ms (measured:
     tools/bench_markers.py, "the stand-in cable itself"); a USB adapter has no such hop. So
     one late arrival is measured again rather than blamed on the program, while a log that
-    is wrong misses in both runs. ``measure(attempt)`` returns its misses as readable lines.
+    is wrong every time misses in both runs. ``measure(attempt)`` returns its misses as readable lines.
     """
     first = measure(0)
     if not first:
