@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tools"))
 
-from emulators import BoxEmulator  # noqa: E402
+from emulators import BoxEmulator, real_time  # noqa: E402
 from make_demo_audio import GROUPS, SAMPLE_RATE_HZ, tone  # noqa: E402
 
 DEMO_PROTOCOL = REPO / "stimuli" / "demo" / "protocol.toml"
@@ -60,13 +60,6 @@ def fast_protocol(tmp_path: Path) -> Path:
     return write_protocol(tmp_path / "protocol")
 
 
-def _make_real_time(pid: int) -> None:
-    try:
-        os.sched_setscheduler(pid, os.SCHED_FIFO, os.sched_param(20))
-    except (AttributeError, PermissionError, OSError):
-        pass  # not permitted: timing tests may then see the relay's scheduling delay
-
-
 class TtyPair:
     """A real tty pair from socat: the program writes to ``near``; a box emulator on ``far``."""
 
@@ -80,7 +73,7 @@ class TtyPair:
         )
         # socat stands in for the USB cable: a busy 2-core machine must not make it late
         # instead of the program, so it relays at real-time priority where allowed.
-        _make_real_time(self.proc.pid)
+        real_time(self.proc.pid)
         deadline = time.time() + 5
         while not (os.path.exists(self.near) and os.path.exists(self.far)):
             if time.time() > deadline:

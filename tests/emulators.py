@@ -11,6 +11,16 @@ import time
 from dataclasses import dataclass
 
 MMBTS_PULSE_S = 0.008
+HARNESS_FIFO_PRIORITY = 20  # above the program's marker thread (10): the harness is never the late one
+
+
+def real_time(pid: int = 0, priority: int = HARNESS_FIFO_PRIORITY) -> None:
+    """Run ``pid`` (0: the calling thread) at SCHED_FIFO where permitted; else leave it be, and
+    timing measurements may then include its scheduling delay."""
+    try:
+        os.sched_setscheduler(pid, os.SCHED_FIFO, os.sched_param(priority))
+    except (AttributeError, PermissionError, OSError):
+        pass
 
 
 @dataclass(frozen=True)
@@ -34,10 +44,7 @@ class BoxEmulator:
     def _read(self) -> None:
         # A hardware box reacts at once; give the emulator's reader real-time priority where
         # allowed, so a busy 2-core machine does not make it late instead of the program.
-        try:
-            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(20))
-        except (AttributeError, PermissionError, OSError):
-            pass
+        real_time()
         pending = b""
         while not self._stop.is_set():
             ready, _, _ = select.select([self._fd], [], [], 0.02)

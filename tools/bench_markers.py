@@ -33,10 +33,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from conftest import TtyPair  # noqa: E402
+from emulators import real_time  # noqa: E402
 
 from experiment.clock import SessionClock  # noqa: E402
 from experiment.datastore import EVENT_COLUMNS, AppendOnlyCsv  # noqa: E402
 from experiment.markers import MarkerSender, open_device  # noqa: E402
+from experiment.markers.sender import MARKER_THREAD_FIFO_PRIORITY  # noqa: E402
 from experiment.playback import open_player  # noqa: E402
 
 PROTOCOLS = ("brainproducts", "bbtk", "mmbts-p", "cedrus")
@@ -88,11 +90,6 @@ def audio_onset_offsets(plays: int, folder: Path) -> tuple[list[float], str]:
     return offsets, backend
 
 
-def _real_time(priority: int) -> None:
-    with contextlib.suppress(AttributeError, PermissionError, OSError):
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
-
-
 def relay_latency(kind: str, n: int) -> list[float]:
     """Write-to-read latency (ms) of 2-byte writes every 4 ms through a pty or a pipe, writer
     and reader at SCHED_FIFO where allowed: what the cable adds, without the program."""
@@ -105,7 +102,7 @@ def relay_latency(kind: str, n: int) -> list[float]:
     arrivals: list[float] = []
 
     def read() -> None:
-        _real_time(20)
+        real_time()
         received = 0
         while received < 2 * n:
             select.select([reader_fd], [], [])
@@ -116,7 +113,7 @@ def relay_latency(kind: str, n: int) -> list[float]:
 
     reader = threading.Thread(target=read)
     reader.start()
-    _real_time(10)
+    real_time(priority=MARKER_THREAD_FIFO_PRIORITY)  # the writer stands in for the marker thread
     sent = []
     for _ in range(n):
         time.sleep(0.004)
