@@ -22,6 +22,7 @@ from experiment.analysis.align import align, phase_windows
 from experiment.analysis.cardiac import detect_beats, segment_metrics
 from experiment.analysis.electrodermal import segment_level, usable_samples
 from experiment.analysis.exports import Columns, find_export, read_recording
+from experiment.console import bar
 from experiment.errors import DataError, ExperimentError
 
 PHASE_COLUMNS = (
@@ -158,8 +159,7 @@ class ProgressBar:
 
     def step(self, label: str) -> None:
         self.done += 1
-        filled = round(20 * self.done / max(self.total, 1))
-        line = f"[{'#' * filled}{'-' * (20 - filled)}] {self.done}/{self.total} {label}"
+        line = f"[{bar(self.done / max(self.total, 1))}] {self.done}/{self.total} {label}"
         if self.live:
             self.stream.write("\r\033[K" + line)
         elif self.done == self.total or self.done % max(1, self.total // 10) == 0:
