@@ -1,11 +1,8 @@
 #!/usr/bin/env bash
-# Run the linters and the whole test suite with real parts: a virtual display (Xvfb),
-# PulseAudio with a null sink, socat tty pairs. Installs what is missing first.
+# Run the linters and the whole test suite with real parts (each test worker gets its own
+# virtual display, PulseAudio null sink and socat tty pairs). Installs what is missing first.
+# The work is done in Python (tools/setup.py, tools/run_tests.py), the same on every system.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-cd "$ROOT"
-tools/setup.sh dev
-tools/sound.sh null-sink experiment_test
-.venv/bin/ruff check .
-.venv/bin/ruff format --check .
-exec xvfb-run -a -s "-screen 0 1280x1024x24" .venv/bin/python -m pytest "$@"
+cd "$(dirname "${BASH_SOURCE[0]}")"
+python3 tools/setup.py dev
+exec .venv/bin/python tools/run_tests.py "$@"

@@ -36,7 +36,7 @@ from experiment.datastore import (
 )
 from experiment.errors import AllocationError, ConfigError, DataError, DeviceError, ExperimentError
 from experiment.markers import MarkerSender, open_device
-from experiment.markers.device import SERIAL_PROTOCOLS
+from experiment.markers.device import SERIAL_PROTOCOLS, choose_device
 from experiment.markers.lsl import LslOutlet
 from experiment.markers.ports import ftdi_latency_advice
 from experiment.playback import open_player
@@ -144,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(options: RunOptions) -> int:
     protocol = load_protocol(options.protocol)
+    marker_protocol, marker_port = choose_device(
+        options.marker_protocol, options.marker_port, protocol.markers.protocol, protocol.markers.port, protocol.path
+    )
     info = _session_info(options, protocol)
     if info is None:
         return _fail(EXIT_ABORTED, "The session dialog was cancelled; nothing was recorded.")
@@ -156,8 +159,6 @@ def run(options: RunOptions) -> int:
         new_run = True
     require_screen()  # before anything is allocated or opened
     options.data_dir.mkdir(parents=True, exist_ok=True)
-    marker_protocol = options.marker_protocol or protocol.markers.protocol
-    marker_port = options.marker_port or protocol.markers.port
     device = open_device(marker_protocol, marker_port, protocol.markers.baudrate, protocol.markers.pulse_ms)
     closers = [device.close]
     if marker_protocol in SERIAL_PROTOCOLS and (advice := ftdi_latency_advice(device.port)):

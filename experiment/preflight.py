@@ -84,11 +84,14 @@ def check_audio(device: str | None, volume: float) -> str:
         player.close()
 
 
-def check_marker_port(protocol_name: str, port: str | None, baudrate: int | None, pulse_ms: float) -> str:
+def check_marker_port(protocol, cli_protocol: str | None, cli_port: str | None) -> str:
     from experiment.markers import open_device
-    from experiment.markers.device import SERIAL_PROTOCOLS
+    from experiment.markers.device import SERIAL_PROTOCOLS, choose_device
     from experiment.markers.ports import ftdi_latency_advice
 
+    markers = protocol.markers
+    protocol_name, port = choose_device(cli_protocol, cli_port, markers.protocol, markers.port, protocol.path)
+    baudrate, pulse_ms = markers.baudrate, markers.pulse_ms
     device = open_device(protocol_name, port, baudrate, pulse_ms)
     try:
         device.set_code(255)  # a test pulse on every line
@@ -172,18 +175,10 @@ def preflight(
     except (ExperimentError, OSError) as err:
         return [Check("protocol and stimuli", False, str(err))]  # nothing else can be checked without it
     checks = [Check("protocol and stimuli", True, f"{protocol_path} valid; {len(protocol.groups)} recordings verified")]
-    markers = protocol.markers
     checks.append(
         run_check("sound output", lambda: check_audio(audio_device or protocol.audio.device, protocol.audio.volume))
     )
-    checks.append(
-        run_check(
-            "marker device",
-            lambda: check_marker_port(
-                marker_protocol or markers.protocol, marker_port or markers.port, markers.baudrate, markers.pulse_ms
-            ),
-        )
-    )
+    checks.append(run_check("marker device", lambda: check_marker_port(protocol, marker_protocol, marker_port)))
     checks.append(run_check("data folder", lambda: check_data_dir(data_dir)))
     checks.append(run_check("allocation ledger", lambda: check_ledger(ledger_location(ledger, data_dir), protocol)))
     checks.append(run_check("display", lambda: check_display(protocol.display)))

@@ -2,7 +2,7 @@
 # Linux launcher used by the .desktop file; works from any folder.
 ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 if [ ! -x "$ROOT/.venv/bin/python" ]; then
-    echo "The project's environment is missing: run ./demo.sh once (or tools/setup.sh runtime)."
+    echo "The project's environment is missing: run ./demo.sh once (or python3 tools/setup.py runtime)."
     read -r -p "Press Enter to close."
     exit 1
 fi

@@ -1,10 +1,10 @@
 @echo off
 rem Double-click to run a session (Windows). Works from any folder: it finds the project
-rem next to this file. First time: run the set-up steps in README.md.
+rem next to this file. First time: double-click demo.bat in the project folder (it installs).
 setlocal
 set "ROOT=%~dp0.."
 if not exist "%ROOT%\.venv\Scripts\python.exe" (
-    echo The project's environment is missing: follow "Setting up a lab PC" in README.md first.
+    echo The project's environment is missing: double-click demo.bat in the project folder once, it installs everything.
     pause
     exit /b 1
 )

@@ -1,9 +1,9 @@
 #!/bin/bash
 # Double-click to run a session (macOS). Works from any folder: it finds the project next to
-# this file. First time: run the set-up steps in README.md.
+# this file. First time: run ./demo.sh in the project folder (it installs).
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 if [ ! -x "$ROOT/.venv/bin/python" ]; then
-    echo "The project's environment is missing: follow 'Setting up a lab PC' in README.md first."
+    echo "The project's environment is missing: run ./demo.sh in the project folder once (it installs everything)."
     read -r -p "Press Enter to close."
     exit 1
 fi

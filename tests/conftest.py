@@ -24,6 +24,7 @@ sys.path.insert(0, str(REPO / "tools"))
 
 from emulators import BoxEmulator, real_time  # noqa: E402
 from make_demo_audio import GROUPS, SAMPLE_RATE_HZ, tone  # noqa: E402
+from virtual_lab import SoundServer, VirtualScreen  # noqa: E402
 
 DEMO_PROTOCOL = REPO / "stimuli" / "demo" / "protocol.toml"
 
@@ -162,10 +163,31 @@ def run_session(*args: str, timeout: float = 240) -> subprocess.CompletedProcess
     return subprocess.run(session_command(*args), capture_output=True, text=True, timeout=timeout, cwd="/")
 
 
-@pytest.fixture(scope="session")
-def display_available() -> None:
-    if not os.environ.get("DISPLAY"):
-        pytest.fail("No DISPLAY: run the tests through ./test.sh (it starts a virtual display).")
+@pytest.fixture(scope="session", autouse=True)
+def virtual_lab():
+    """This test process's own screen (Xvfb) and sound card (PulseAudio with a null sink).
+
+    Every test process (one per pytest-xdist worker) has its own, so sessions run side by
+    side without seeing each other's windows or sound; the machine's own display and sound
+    server are never used or stopped. Sessions started by the tests inherit both.
+    """
+    if not sys.platform.startswith("linux"):  # Windows, macOS: the machine's own screen and sound
+        yield None, None
+        return
+    saved = {key: os.environ.get(key) for key in ("DISPLAY", "PULSE_SERVER")}
+    with VirtualScreen() as screen, SoundServer() as sound:
+        os.environ.update(screen.env() | sound.env())
+        yield screen, sound
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture
+def sound_server(virtual_lab) -> SoundServer:
+    return virtual_lab[1]
 
 
 class PostgresServer:
@@ -175,7 +197,7 @@ class PostgresServer:
         binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
         if not binaries:
             raise RuntimeError(
-                "PostgreSQL is not installed: run tools/setup.sh dev as root (Debian package postgresql)"
+                "PostgreSQL is not installed: run python3 tools/setup.py dev as root (Debian package postgresql)"
             )
         self.bin = binaries[-1].parent
         self.folder = folder

@@ -7,26 +7,15 @@ import os
 import subprocess
 
 import pytest
-from conftest import session_command, write_protocol
+from conftest import VirtualScreen, session_command, write_protocol
 from test_session import wait_for
 
 
 @pytest.fixture
 def two_screens():
     """An Xvfb display with two Xinerama heads: 1280x1024 (the participant's) and 1024x768."""
-    read, write = os.pipe()
-    server = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write), "+xinerama", "-screen", "0", "1280x1024x24", "-screen", "1", "1024x768x24"],
-        pass_fds=(write,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write)
-    with os.fdopen(read) as handle:
-        display = f":{handle.readline().strip()}"
-    yield display
-    server.terminate()
-    server.wait()
+    with VirtualScreen("1280x1024x24", "1024x768x24", xinerama=True) as screen:
+        yield screen.display
 
 
 def _console_windows(display: str) -> list[str]:

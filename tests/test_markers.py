@@ -31,6 +31,7 @@ def logged(tmp_path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
+@pytest.mark.timing
 @pytest.mark.parametrize("protocol", SERIAL_PROTOCOLS)
 def test_a_burst_of_markers_arrives_whole_in_order_and_never_overlapping(tmp_path, make_tty_pair, protocol):
     def measure(attempt: int) -> list[str]:

@@ -3,14 +3,13 @@ known positions give exactly those answers, and the screen shows each item's tex
 
 from __future__ import annotations
 
+import os
 import re
-import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
-import pytest
-from PIL import Image
+from PIL import Image, ImageGrab
 from test_session import (
     find_window,
     pass_checks_and_sound_check,
@@ -24,7 +23,6 @@ from test_session import (
 
 from experiment.ui.scales import BUTTON_POS, SCALE_Y, LikertScale, VasScale
 
-pytestmark = pytest.mark.usefixtures("display_available")
 # Planned answers: (value, how). VAS values 0-100, Likert 1-7.
 PLAN = {
     "pre": {
@@ -67,7 +65,7 @@ class Window:
 
     def screenshot(self, path: Path) -> np.ndarray:
         self.measure()
-        subprocess.run(["import", "-window", "root", str(path)], check=True)
+        ImageGrab.grab(xdisplay=os.environ["DISPLAY"]).save(path)  # the whole X screen, as a participant sees it
         image = np.asarray(Image.open(path).convert("L")).astype(int)
         return image[self.y0 : self.y0 + self.height, self.x0 : self.x0 + self.width]
 

@@ -6,10 +6,7 @@ import os
 import subprocess
 import sys
 
-import pytest
 from conftest import REPO
-
-pytestmark = pytest.mark.usefixtures("display_available")
 
 
 def preflight(*args: str, env=None) -> subprocess.CompletedProcess:
@@ -55,6 +52,15 @@ def test_missing_port_fails_naming_it(tmp_path):
     assert result.returncode == 1
     assert "[FAIL] marker device: Cannot open the marker port /dev/ttyNOPE7" in result.stdout
     assert "NOT READY: 5 of 6" in result.stdout and "Traceback" not in result.stderr
+
+
+def test_a_port_without_a_marker_protocol_is_refused_naming_the_protocols(tmp_path, tty_pair):
+    result = preflight("--demo", "--marker-port", tty_pair.near, "--data-dir", str(tmp_path))
+    assert result.returncode == 1
+    line = next(line for line in result.stdout.splitlines() if line.startswith("[FAIL] marker device"))
+    assert f"The marker port {tty_pair.near} was given but the marker protocol is 'none'" in line
+    assert "brainproducts, bbtk, mmbts-p, cedrus" in line and "Traceback" not in result.stderr
+    assert tty_pair.bytes() == []  # nothing was opened or sent
 
 
 def test_no_sound_output_fails_naming_it(tmp_path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import signal
 import subprocess
@@ -17,7 +18,7 @@ import pytest
 import soundfile
 from conftest import (
     GROUPS,
-    SAMPLE_RATE_HZ,
+    SoundServer,
     interval_misses,
     measure_twice_if_missed,
     run_session,
@@ -27,7 +28,6 @@ from conftest import (
 
 from experiment.config import file_sha256, load_protocol, required_events
 
-pytestmark = pytest.mark.usefixtures("display_available")
 CONTRACT_FIELDS = (
     "participant",
     "session",
@@ -117,15 +117,6 @@ def test_demo_session_end_to_end_with_markers_on_a_tty(tmp_path, tty_pair):
     assert all(float(r["rt_s"]) > 0 for r in responses)
 
 
-def record_sink(path: Path) -> subprocess.Popen:
-    sink = subprocess.run(["pactl", "get-default-sink"], capture_output=True, text=True, check=True).stdout.strip()
-    return subprocess.Popen(
-        ["parec", "-d", f"{sink}.monitor", "--format=s16le", f"--rate={SAMPLE_RATE_HZ}", "--channels=1"],
-        stdout=path.open("wb"),
-        stderr=subprocess.DEVNULL,
-    )
-
-
 def match(recording: np.ndarray, stimulus: np.ndarray) -> tuple[float, list[float]]:
     """Normalised correlation of the stimulus with the recording at the best lag: overall, and
     for each quarter of the stimulus (a truncated or interrupted playback fails a quarter)."""
@@ -145,7 +136,7 @@ def _one_block_of_five(text: str) -> str:
     return text.replace("block_sizes = [5, 10]", "block_sizes = [5]")
 
 
-def test_each_group_hears_its_own_recording_whole(tmp_path):
+def test_each_group_hears_its_own_recording_whole(tmp_path, sound_server):
     protocol = write_protocol(tmp_path / "protocol", rest_s=0.5, audio_s=2.0, edit=_one_block_of_five)
     stimuli = {key: soundfile.read(protocol.parent / "audio" / f"{key}.flac", dtype="float64")[0] for key in GROUPS}
     data = tmp_path / "data"
@@ -153,7 +144,7 @@ def test_each_group_hears_its_own_recording_whole(tmp_path):
     for n in range(1, 6):  # one permuted block: every group once
         participant = f"P{n:03d}"
         raw = tmp_path / f"{participant}.raw"
-        recorder = record_sink(raw)
+        recorder = sound_server.record(raw)
         try:
             result = run_session(
                 "--protocol", str(protocol), "--autopilot", "--participant", participant, "--data-dir", str(data)
@@ -193,8 +184,11 @@ def wait_for_marker(folder: Path, label: str, timeout_s: float = 60) -> None:
     wait_for(lambda: events.exists() and label in events.read_text(), timeout_s, f"the marker {label}")
 
 
-def start_session(*args: str) -> subprocess.Popen:
-    return subprocess.Popen(session_command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def start_session(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start a session; ``env`` adds to (or overrides) this process's environment."""
+    return subprocess.Popen(
+        session_command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ | (env or {})
+    )
 
 
 def press_until(window_id: str, key: str, done, what: str, timeout_s: float = 60) -> None:
@@ -297,6 +291,7 @@ def test_existing_session_is_never_overwritten(tmp_path):
         (lambda t: t.replace("duration_s = 0.5", "duration_s = -1", 1), (), 2, "duration_s"),
         (None, ("--marker-protocol", "brainproducts", "--marker-port", "/dev/ttyNOPE0"), 4, "/dev/ttyNOPE0"),
         (None, ("--participant", "Jane Doe"), 2, "pseudonym"),
+        (None, ("--marker-port", "/dev/ttyUSB0"), 2, "--marker-protocol NAME with one of brainproducts, bbtk"),
     ],
 )
 def test_refusals_are_one_sentence_and_leave_no_session_folder(tmp_path, edit, args, code, expected):
@@ -368,6 +363,7 @@ def test_dialog_refuses_a_name_then_starts_with_the_typed_pseudonym(tmp_path):
     assert record["sound_check"]["confirmed"] is True
 
 
+@pytest.mark.timing
 @pytest.mark.parametrize("protocol", ["brainproducts", "bbtk", "mmbts-p", "cedrus"])
 def test_every_box_receives_the_sessions_markers_as_logged(tmp_path, make_tty_pair, protocol):
     session_protocol = write_protocol(tmp_path / "protocol", rest_s=0.5, audio_s=2.0)
@@ -436,25 +432,22 @@ def test_unplugged_box_never_stops_the_session(tmp_path, tty_pair):
     assert len(read_csv(folder / "responses.csv")) == 10  # 5 items, pre and post
 
 
-def restart_sound_server(sink: str) -> None:
-    subprocess.run(["bash", str(Path(__file__).parents[1] / "tools/sound.sh"), "null-sink", sink], check=True)
-
-
 def test_sound_output_lost_mid_recording_is_an_incident_not_a_crash(tmp_path):
     protocol = write_protocol(tmp_path / "protocol", rest_s=0.5, audio_s=8.0)
     data = tmp_path / "data"
     folder = session_dir(data, "P008")
-    sink = subprocess.run(["pactl", "get-default-sink"], capture_output=True, text=True, check=True).stdout.strip()
-    proc = start_session("--protocol", str(protocol), "--autopilot", "--participant", "P008", "--data-dir", str(data))
+    own_sound = SoundServer(sink="doomed")  # this test's own server: it is the one that dies
+    args = ("--protocol", str(protocol), "--autopilot", "--participant", "P008", "--data-dir", str(data))
+    proc = start_session(*args, env=own_sound.env())
     try:
         wait_for_marker(folder, "audio_onset", 90)
         time.sleep(2.0)
-        subprocess.run(["pulseaudio", "--kill"], check=False)  # the sound server dies mid-recording
+        own_sound.kill()  # the sound server dies mid-recording
         out, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
-        restart_sound_server(sink)
+        own_sound.stop()
     assert proc.returncode == 0, out + err
     assert "INCIDENT audio_st" in out
     record = json.loads((folder / "session.json").read_text())
@@ -466,8 +459,6 @@ def test_sound_output_lost_mid_recording_is_an_incident_not_a_crash(tmp_path):
 
 
 def test_no_screen_is_one_sentence_before_anything_is_allocated(tmp_path):
-    import os
-
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     data = tmp_path / "data"
     for extra in ((), ("--autopilot",)):

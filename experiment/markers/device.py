@@ -55,6 +55,45 @@ PROTOCOLS = ("none", "brainproducts", "bbtk", "mmbts-p", "cedrus", "lsl")
 SERIAL_PROTOCOLS = ("brainproducts", "bbtk", "mmbts-p", "cedrus")
 
 
+def choose_device(
+    protocol: str | None, port: str | None, file_protocol: str, file_port: str | None, protocol_file: object = None
+) -> tuple[str, str | None]:
+    """The marker protocol and port a session uses: the command line's, else the protocol file's.
+
+    A port with a protocol that sends nothing through it (``none``, ``lsl``) is refused: a
+    technician who names a port expects markers there, and a session that silently sends
+    none costs the recording its alignment.
+    """
+    chosen, chosen_port = protocol or file_protocol, port or file_port
+    if chosen_port and chosen not in SERIAL_PROTOCOLS:
+        from experiment.errors import ConfigError
+
+        where = "was given" if port else f"is set in {protocol_file} ([markers] port)"
+        how = "add --marker-protocol NAME" if port or protocol else f"set [markers] protocol in {protocol_file}"
+        raise ConfigError(
+            f"The marker port {chosen_port} {where} but the marker protocol is '{chosen}', which sends nothing "
+            f"to a port: {how} with one of {', '.join(SERIAL_PROTOCOLS)}{_box_hint(chosen_port)}, "
+            f"or leave the port out to run without a recorder."
+        )
+    return chosen, chosen_port
+
+
+def _box_hint(port: str) -> str:
+    """``' (the box on PORT looks like ...: NAME)'`` when the port's USB identity is a known box."""
+    import os
+
+    from experiment.markers.ports import list_ports
+
+    try:
+        wanted = os.path.realpath(port)
+        box = next((p.box for p in list_ports() if os.path.realpath(p.device) == wanted and p.box), None)
+    except Exception:  # noqa: BLE001 - a hint only; the refusal stands without it
+        return ""
+    if box is None or box.protocol == "?":
+        return ""
+    return f" (the box on {port} looks like a {box.name}: {box.protocol})"
+
+
 def open_device(protocol: str, port: str | None, baudrate: int | None, pulse_ms: float) -> MarkerDevice:
     """Open the device for ``protocol`` (one of :data:`PROTOCOLS`).
 

@@ -1,0 +1,158 @@
+"""Stand-ins for a lab PC's screen and sound card on a machine that has neither.
+
+- :class:`VirtualScreen`: an X display of its own (Xvfb), found through ``-displayfd`` so
+  several can run side by side without guessing free display numbers.
+- :class:`SoundServer`: a private PulseAudio server with one silent (null) sink, reached
+  through its own socket (``PULSE_SERVER``); its sink's monitor records what was played.
+
+Each is started by this process and stopped by its own pid, never by name: the machine's own
+display and sound server (a developer's desktop) are never touched. The tests start one of
+each per test worker; the demo starts them when there is no screen.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+SINK = "experiment_test"
+SINK_RATE_HZ = 48_000
+
+
+class VirtualScreen:
+    """An Xvfb display of its own: ``display`` is ``":N"``."""
+
+    def __init__(self, *screens: str, xinerama: bool = False) -> None:
+        if shutil.which("Xvfb") is None:
+            raise RuntimeError("Xvfb is not installed: run the set-up (python3 tools/setup.py dev).")
+        read, write = os.pipe()
+        geometry = [arg for n, size in enumerate(screens or ("1280x1024x24",)) for arg in ("-screen", str(n), size)]
+        command = ["Xvfb", "-displayfd", str(write), "-nolisten", "tcp", *geometry]
+        if xinerama:
+            command.insert(1, "+xinerama")
+        self.proc = subprocess.Popen(command, pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.close(write)
+        with os.fdopen(read) as handle:
+            number = handle.readline().strip()
+        if not number:
+            self.stop()
+            raise RuntimeError("Xvfb did not start (no display number came back).")
+        self.display = f":{number}"
+
+    def env(self) -> dict[str, str]:
+        return {"DISPLAY": self.display}
+
+    def stop(self) -> None:
+        _stop(self.proc)
+
+    def __enter__(self) -> VirtualScreen:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class SoundServer:
+    """A private PulseAudio server with one null sink, ``sink``, as its default output.
+
+    Clients reach it through ``env()`` (``PULSE_SERVER``); PortAudio's ALSA ``pulse`` and
+    ``default`` devices, ``pactl`` and ``parec`` all honour it.
+    """
+
+    def __init__(self, sink: str = SINK, rate_hz: int = SINK_RATE_HZ) -> None:
+        if shutil.which("pulseaudio") is None:
+            raise RuntimeError("PulseAudio is not installed: run the set-up (python3 tools/setup.py dev).")
+        self.sink = sink
+        self.folder = Path(tempfile.mkdtemp(prefix="experiment-sound-"))
+        socket = self.folder / "native"
+        self.server = f"unix:{socket}"
+        # Its own home and runtime folders: nothing is shared with a sound server already running.
+        private = {
+            "HOME": str(self.folder),
+            "XDG_RUNTIME_DIR": str(self.folder),
+            "XDG_CONFIG_HOME": str(self.folder / "config"),
+            "PULSE_RUNTIME_PATH": str(self.folder / "runtime"),
+            "PULSE_STATE_PATH": str(self.folder / "state"),
+        }
+        env = {k: v for k, v in os.environ.items() if k not in ("PULSE_SERVER", "DISPLAY")} | private
+        self._log = (self.folder / "server.log").open("wb")
+        self.proc = subprocess.Popen(
+            [
+                "pulseaudio",
+                "-n",  # no default.pa: only the modules below
+                "--daemonize=no",
+                "--exit-idle-time=-1",
+                "--use-pid-file=no",
+                "--disable-shm=yes",
+                "-L",
+                f"module-native-protocol-unix socket={socket} auth-anonymous=1",
+                "-L",
+                f"module-null-sink sink_name={sink} rate={rate_hz}",
+            ],
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 10
+        while not self.answers():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"PulseAudio did not start: see {self.folder / 'server.log'}")
+            time.sleep(0.05)
+
+    def env(self) -> dict[str, str]:
+        return {"PULSE_SERVER": self.server}
+
+    def answers(self) -> bool:
+        probe = subprocess.run(
+            ["pactl", "info"], env=os.environ | self.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        return probe.returncode == 0
+
+    def record(self, path: Path, channels: int = 1) -> subprocess.Popen:
+        """Record the sink's monitor into ``path`` (raw s16le at the sink's rate) until stopped."""
+        return subprocess.Popen(
+            [
+                "parec",
+                "-d",
+                f"{self.sink}.monitor",
+                "--format=s16le",
+                f"--rate={SINK_RATE_HZ}",
+                f"--channels={channels}",
+            ],
+            env=os.environ | self.env(),
+            stdout=path.open("wb"),
+            stderr=subprocess.DEVNULL,
+        )
+
+    def kill(self) -> None:
+        """The sound server dies (SIGKILL), as when a sound system crashes mid-session."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        _stop(self.proc)
+        self._log.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> SoundServer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
