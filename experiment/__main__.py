@@ -8,6 +8,8 @@ preflight       check sound, marker port, stimuli, data folder, ledger and displ
 allocation      the randomisation ledger: init, assign, outcome, report, verify, export
 analyse         heart rate, HRV and skin conductance per phase and group, with the self-report
 simulate-recorder  realistic recorder exports for session folders (demos and tests)
+inspect-recording  a recorder file's channels, units, rates, markers and what --columns picks
+convert-recording  a recorder file as the analysis sees it, as one CSV (time,ECG,EDA,Digital)
 """
 
 from __future__ import annotations
@@ -55,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         from experiment.analysis.cli import simulate_main
 
         return simulate_main(argv[1:])
+    if argv[:1] in (["inspect-recording"], ["convert-recording"]):
+        from experiment.analysis.cli import recording_main
+
+        return recording_main(argv[0], argv[1:])
     if argv[:1] == ["run"]:
         from experiment.launcher import main as run_main
 
@@ -65,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("preflight", help="check sound, marker port, stimuli, data folder, ledger, display")
     commands.add_parser("analyse", help="physiology and self-report results (see analyse --help)")
     commands.add_parser("simulate-recorder", help="realistic recorder exports for session folders")
+    commands.add_parser("inspect-recording", help="a recorder file's channels, markers and --columns picks")
+    commands.add_parser("convert-recording", help="a recorder file as one CSV on the ECG's clock")
     commands.add_parser("allocation", help="the randomisation ledger: init, assign, outcome, report, verify, export")
     check = commands.add_parser("check-protocol", help="validate a protocol file and its stimuli")
     check.add_argument("protocol", type=Path)

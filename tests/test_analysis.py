@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 from conftest import REPO
 
-from experiment.analysis.align import align, find_markers
-from experiment.analysis.exports import Columns, read_recording
+from experiment.analysis.align import align
+from experiment.analysis.recorders import Columns, read_recording
+from experiment.analysis.recorders.digital import onsets
 from experiment.errors import DataError
 
 
@@ -115,24 +116,25 @@ def test_markers_are_matched_even_when_one_is_lost(tmp_path):
         {"time_s": str(t), "code": str(c), "label": f"m{c}", "sent_ok": "true"}
         for t, c in zip(session_times, codes, strict=True)
     ]
-    alignment = align(time_s, digital, events)
+    markers = onsets(time_s, digital, "digital")
+    alignment = align(markers.times_s, markers.codes, events)
     assert (alignment.matched, alignment.expected) == (5, 6)
     assert abs(alignment.offset_s - 3.0) < 0.001 and abs(alignment.drift_ppm - 50) < 20
-    assert len(find_markers(time_s, digital)[0]) == 5
+    assert len(markers.times_s) == 5
 
 
 def test_unreadable_exports_are_one_sentence(tmp_path):
     export = tmp_path / "sub-P001_ses-1_physio.csv"
     export.write_text("Time,CH1\n0,1\n0.001,2\n")
-    with pytest.raises(DataError, match="cannot be read as a recorder export.*--columns"):
+    with pytest.raises(DataError, match="has no ECG channel that can be recognised.*--columns ecg=NAME"):
         read_recording(export)
     export.write_text("Time,CH1,CH2,D\n0,1,2,0\n0.001,2,2,0\n")
     recording = read_recording(export, Columns.parse("time=Time,ecg=CH1,eda=CH2,digital=D"))
-    assert recording.rate_hz == pytest.approx(1000)
+    assert recording.ecg.rate_hz == pytest.approx(1000)
     labchart = tmp_path / "sub-P001_ses-1_physio.txt"  # a tab-separated text export
     labchart.write_text("Time\tECG\tGSR\tDigital\n0\t0.1\t5.0\t0\n0.001\t0.2\t5.0\t20\n")
     recording = read_recording(labchart, Columns.parse('eda="GSR"'))
-    assert list(recording.digital) == [0, 20] and list(recording.eda_us) == [5.0, 5.0]
+    assert list(recording.markers.codes) == [20] and list(recording.eda.values) == [5.0, 5.0]
     with pytest.raises(DataError, match="--columns 'heart=CH1'"):
         Columns.parse("heart=CH1")
     missing = experiment_cli(

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from experiment.analysis import simulate  # noqa: E402
-from experiment.analysis.exports import read_recording  # noqa: E402
+from experiment.analysis.recorders import read_recording  # noqa: E402
 
 
 def make_study(root: Path, participants: int, distinct: int) -> None:
@@ -77,12 +77,13 @@ def neurokit_all_in_one(root: Path) -> tuple[float, dict]:
     folder = root / "source" / "sub-T000" / "ses-1"
     recording = read_recording(root / "source_physio" / "sub-T000_ses-1_physio.csv")
     started = time.perf_counter()
-    signals, info = nk.ecg_process(recording.ecg_mv, sampling_rate=1000)
+    signals, info = nk.ecg_process(recording.ecg.values, sampling_rate=1000)
     elapsed = time.perf_counter() - started
     events = pd.read_csv(folder / "events.csv", dtype=str).to_dict("records")
     record = json.loads((folder / "session.json").read_text())
-    windows = phase_windows(align(recording.time_s, recording.digital, events), record["phases"], events)
-    peaks_s = recording.time_s[info["ECG_R_Peaks"]]
+    markers = recording.markers
+    windows = phase_windows(align(markers.times_s, markers.codes, events), record["phases"], events)
+    peaks_s = recording.ecg.time_s[info["ECG_R_Peaks"]]
     rows = []
     for phase, (start, end) in windows.items():
         nn = np.diff(peaks_s[(peaks_s >= start) & (peaks_s < end)]) * 1000

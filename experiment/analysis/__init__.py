@@ -1,6 +1,7 @@
 """From sessions and recorder exports to results (``python -m experiment analyse``).
 
-exports    read recorder files (CSV/TXT with named columns, BIOPAC .acq)
+recorders  read recorder files (AcqKnowledge, LabChart and AcqKnowledge text, CSV, BrainVision,
+           EDF/EDF+, BDF, XDF): channels on their own clocks, markers, units; inspect, convert
 align      recorder marker channel <-> events.csv: offset, drift, residuals, phase times
 cardiac    R peaks (NeuroKit2), beat correction, HR, RMSSD, HF power, quality
 electrodermal  skin-conductance level and its quality

@@ -1,9 +1,10 @@
-"""Lining the recorder up with the session: its marker channel against events.csv.
+"""Lining the recorder up with the session: its markers against events.csv.
 
 The recorder and the computer keep time with different crystals, so their clocks differ by
 an offset (when each started) and a drift (a few tens of parts per million: up to ~0.1 s over
-a session). Markers are found in the digital channel, matched to events.csv by their code
-sequence (a marker lost on the way does not shift the others), and a straight line
+a session). The recording's markers (its digital channel or the file's own, see
+``recorders.pick``) are matched to events.csv by their code sequence (a marker lost on the
+way does not shift the others), and a straight line
 ``recorder_s = offset + (1 + drift) * session_s`` is fitted; its residuals say how well the
 two agree. Phases are then cut at the recorder's own marker times.
 """
@@ -18,6 +19,16 @@ import numpy as np
 from experiment.errors import DataError
 
 MIN_MATCHED = 3
+# The shipped protocols' phase names -> kinds, for sessions whose session.json has no phases.
+PHASE_KINDS = {
+    "welcome": "instructions",
+    "baseline": "rest",
+    "pre": "questionnaires",
+    "induction": "audio",
+    "post": "questionnaires",
+    "recovery": "rest",
+    "end": "end",
+}
 MAX_RESIDUAL_S = 0.02  # a worse fit means the wrong recording, or markers that were not ours
 
 
@@ -35,19 +46,16 @@ class Alignment:
         return self.offset_s + (1 + self.drift_ppm * 1e-6) * session_s
 
 
-def find_markers(time_s: np.ndarray, digital: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Times and codes where the digital lines change to a new non-zero code."""
-    changes = np.flatnonzero(np.diff(digital) != 0) + 1
-    onsets = changes[digital[changes] != 0]
-    return time_s[onsets], digital[onsets]
+def align(marker_times: np.ndarray, marker_codes: np.ndarray, events: list[dict], source: str = "") -> Alignment:
+    """Fit the recorder clock to the session clock from the markers both saw.
 
-
-def align(time_s: np.ndarray, digital: np.ndarray, events: list[dict]) -> Alignment:
-    """Fit the recorder clock to the session clock from the markers both saw."""
+    ``marker_times``/``marker_codes``: the recording's marker onsets (``Recording.markers``).
+    """
     sent = [e for e in events if e["sent_ok"] == "true"]
-    marker_times, marker_codes = find_markers(time_s, digital)
+    marker_times, marker_codes = np.asarray(marker_times), np.asarray(marker_codes)
     if len(marker_times) == 0:
-        raise DataError("no markers in the recording's digital channel: was the trigger cable connected?")
+        where = f" ({source})" if source else ""
+        raise DataError(f"no markers in the recording{where}: was the trigger cable connected?")
     matcher = SequenceMatcher(a=[int(e["code"]) for e in sent], b=marker_codes.tolist(), autojunk=False)
     pairs = [(i, j) for block in matcher.get_matching_blocks() for i, j in _block_pairs(block)]
     if len(pairs) < MIN_MATCHED:
@@ -81,6 +89,29 @@ def align(time_s: np.ndarray, digital: np.ndarray, events: list[dict]) -> Alignm
 
 def _block_pairs(block) -> list[tuple[int, int]]:
     return [(block.a + k, block.b + k) for k in range(block.size)]
+
+
+def phases_from_events(events: list[dict], where: str) -> list[dict]:
+    """The phases a session's events.csv holds, from its ``<phase>_start``/``<phase>_end``
+    markers, for a session.json without ``phases`` (hand-made, older, another tool's)."""
+    starts, ends = {}, {}
+    for event in events:
+        label = event["label"]
+        if label.endswith("_start") and label != "session_start":
+            starts.setdefault(label[: -len("_start")], float(event["time_s"]))
+        elif label.endswith("_end") and label != "session_end":
+            ends[label[: -len("_end")]] = float(event["time_s"])
+    phases = [
+        {"name": name, "kind": PHASE_KINDS.get(name, ""), "start_s": start, "end_s": ends[name]}
+        for name, start in sorted(starts.items(), key=lambda item: item[1])
+        if name in ends and ends[name] > start
+    ]
+    if not phases:
+        raise DataError(
+            f"{where} has no phases: session.json lists none and events.csv has no <phase>_start and "
+            "<phase>_end markers; is this a session folder written by this program?"
+        )
+    return phases
 
 
 def phase_windows(alignment: Alignment, phases: list[dict], events: list[dict]) -> dict[str, tuple[float, float]]:

@@ -34,7 +34,7 @@ def analyse_main(argv: list[str]) -> int:
         "analyse",
         "Heart rate, HRV and skin conductance per phase and group, next to the self-report scores.",
         "the session folders (sub-*/ses-*)",
-        "recorder exports sub-<ID>_ses-<N>_physio.csv, .txt or .acq",
+        "recordings sub-<ID>_ses-<N>_physio.<ext>: .csv .txt (LabChart, AcqKnowledge) .acq .vhdr .edf .bdf .xdf",
     )
     parser.add_argument("--out", type=Path, required=True, help="where the tables, figures and report go")
     parser.add_argument("--columns", help="recorder column names, e.g. time=Time,ecg=ECG100C,eda=EDA100C,digital=D1")
@@ -46,7 +46,7 @@ def _analyse(args) -> int:
     import pandas as pd
 
     from experiment.analysis import pipeline, report, stats
-    from experiment.analysis.exports import Columns
+    from experiment.analysis.recorders import Columns
     from experiment.errors import DataError
 
     columns = Columns.parse(args.columns)
@@ -147,6 +147,33 @@ def _write(frame, path: Path) -> None:
 
     with replaced_whole(path, "choose an --out folder you can write to") as tmp:
         frame.to_csv(tmp, index=False, quoting=csv.QUOTE_MINIMAL)
+
+
+def recording_main(command: str, argv: list[str]) -> int:
+    """``inspect-recording FILE`` and ``convert-recording FILE OUT.csv``."""
+    parser = argparse.ArgumentParser(prog=f"python -m experiment {command}")
+    parser.add_argument("file", type=Path, help="a recorder file (.acq .txt .csv .vhdr .edf .bdf .xdf)")
+    if command == "convert-recording":
+        parser.add_argument("out", type=Path, help="the CSV to write (time,ECG,EDA,Digital)")
+    parser.add_argument("--columns", help="channel names, e.g. ecg=ECG100C,eda=EDA100C,digital=D0+D1+D2")
+    return _refuse_in_one_sentence(_recording, parser.parse_args(argv), "RECORDING NOT READ")
+
+
+def _recording(args) -> int:
+    from experiment.analysis.recorders import Columns
+    from experiment.analysis.recorders.overview import convert, describe
+
+    columns = Columns.parse(args.columns)
+    if getattr(args, "out", None) is None:
+        print(describe(args.file, columns))
+        return EXIT_OK
+    recording = convert(args.file, args.out, columns)
+    markers = recording.markers
+    print(
+        f"{args.out}: {len(recording.ecg.values)} rows at {recording.ecg.rate_hz:g} Hz "
+        f"({recording.ecg.duration_s:.3f} s), {len(markers.codes)} markers from {markers.source}"
+    )
+    return EXIT_OK
 
 
 def simulate_main(argv: list[str]) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -18,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from experiment.analysis.align import align, phase_windows
+from experiment.analysis.align import align, phase_windows, phases_from_events
 from experiment.analysis.cardiac import detect_beats, segment_metrics
-from experiment.analysis.electrodermal import segment_level, usable_samples
-from experiment.analysis.exports import Columns, find_export, read_recording
+from experiment.analysis.electrodermal import EdaResult, segment_level, usable_samples
+from experiment.analysis.recorders import EXTENSIONS, Columns, find_export, read_recording
 from experiment.console import bar
 from experiment.errors import DataError, ExperimentError
 
@@ -58,34 +59,68 @@ def find_sessions(data_dir: Path) -> list[Path]:
 def analyse_session(folder: Path, physio_dir: Path, columns: Columns) -> SessionResult:
     """One session: never raises for a bad recording; the result carries the problem instead
     (with whatever could still be measured: a truncated recording keeps its covered phases)."""
-    record = json.loads((folder / "session.json").read_text())
-    result = SessionResult(record["participant"], int(record["session"]), record["group"], folder)
+    record, unreadable = _session_record(folder)
+    result = SessionResult(
+        str(record.get("participant") or folder.parent.name.removeprefix("sub-")),
+        _session_number(record, folder),
+        str(record.get("group", "")),
+        folder,
+    )
     try:
+        if unreadable:
+            raise DataError(unreadable)
         _analyse(result, record, folder, physio_dir, columns)
     except (ExperimentError, OSError, ValueError) as err:
         result.problem = str(err)
     return result
 
 
+def _session_number(record: dict, folder: Path) -> int:
+    try:
+        return int(record["session"])
+    except (KeyError, TypeError, ValueError):
+        digits = re.match(r"ses-(\d+)", folder.name)  # the folder says it: ses-<N>[_run-<K>]
+        return int(digits.group(1)) if digits else 0
+
+
+def _session_record(folder: Path) -> tuple[dict, str | None]:
+    """session.json as a dict, or an empty one and the sentence saying why it cannot be read."""
+    path = folder / "session.json"
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        return {}, f"{path} cannot be read ({err}): restore it from the backup or the session log."
+    if not isinstance(record, dict):
+        return {}, f"{path} is not a session record: restore it from the backup."
+    return record, None
+
+
 def _analyse(result: SessionResult, record: dict, folder: Path, physio_dir: Path, columns: Columns) -> None:
     export = find_export(physio_dir, result.participant, result.session)
     if export is None:
-        raise DataError(f"no recording sub-{result.participant}_ses-{result.session}_physio.csv/.txt/.acq")
+        extensions = "/".join(EXTENSIONS)
+        raise DataError(f"no recording sub-{result.participant}_ses-{result.session}_physio{extensions}")
     recording = read_recording(export, columns)
     with (folder / "events.csv").open(newline="") as handle:
         events = list(csv.DictReader(handle))
-    alignment = align(recording.time_s, recording.digital, events)
-    phases = [p for p in record.get("phases", []) if p.get("end_s") is not None]
+    markers = recording.markers
+    alignment = align(markers.times_s, markers.codes, events, markers.source)
+    phases = [p for p in record.get("phases") or [] if p.get("end_s") is not None]
+    if not phases:
+        phases = phases_from_events(events, str(folder))
     windows = phase_windows(alignment, phases, events)
+    if not windows:
+        raise DataError(f"none of the phases of {folder} falls inside the recording: is it the right recording?")
     problems = []
-    if recording.time_s[-1] < max(end for _, end in windows.values()) - 1.0:
-        covered = sum(1 for _, end in windows.values() if end <= recording.time_s[-1])
+    if recording.end_s < max(end for _, end in windows.values()) - 1.0:
+        covered = sum(1 for _, end in windows.values() if end <= recording.end_s)
         problems.append(
-            f"the recording stops at {recording.time_s[-1]:.0f} s, before the session ended "
+            f"the recording stops at {recording.end_s:.0f} s, before the session ended "
             f"(only {covered} of {len(windows)} phases covered; those are in the tables): truncated export?"
         )
-    beats = detect_beats(recording.time_s, recording.ecg_mv, recording.rate_hz)
-    usable = usable_samples(recording.eda_us, recording.rate_hz)
+    ecg = recording.ecg
+    beats = detect_beats(ecg.time_s, ecg.values, ecg.rate_hz)
+    usable = usable_samples(recording.eda.values, recording.eda.rate_hz) if recording.eda is not None else None
     common = {"participant": result.participant, "session": result.session, "group": result.group}
     for phase in phases:
         if phase["name"] not in windows:
@@ -118,7 +153,10 @@ def _analyse(result: SessionResult, record: dict, folder: Path, physio_dir: Path
 
 def _measures(recording, beats, usable, start: float, end: float) -> dict:
     cardiac = segment_metrics(beats, start, end)
-    eda = segment_level(recording.time_s, recording.eda_us, usable, start, end)
+    if recording.eda is None:
+        eda = EdaResult(float("nan"), "missing", "no EDA channel in the recording")
+    else:
+        eda = segment_level(recording.eda.time_s, recording.eda.values, usable, start, end)
     problems = [(cardiac.quality, f"ECG: {cardiac.reason}")] if cardiac.quality != "ok" else []
     problems += [(eda.quality, f"EDA: {eda.reason}")] if eda.quality != "ok" else []
     return {
