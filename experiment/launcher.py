@@ -39,6 +39,7 @@ from experiment.markers import MarkerSender, open_device
 from experiment.markers.device import SERIAL_PROTOCOLS, choose_device
 from experiment.markers.lsl import LslOutlet
 from experiment.markers.ports import ftdi_latency_advice
+from experiment.paths import DEFAULT_DATA_DIR, DEFAULT_PROTOCOL, DEMO_PROTOCOL
 from experiment.playback import open_player
 from experiment.preflight import session_checks
 from experiment.resume import Interrupted, ask_to_resume, find_interrupted
@@ -47,10 +48,6 @@ from experiment.ui.dialog import SessionInfo
 from experiment.ui.display import require_screen
 
 log = logging.getLogger("experiment")
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEMO_PROTOCOL = REPO_ROOT / "stimuli" / "demo" / "protocol.toml"
-DEFAULT_PROTOCOL = REPO_ROOT / "stimuli" / "protocol.toml"
-DEFAULT_DATA_DIR = REPO_ROOT / "data"
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_ABORTED, EXIT_DEVICE = 0, 1, 2, 3, 4
 PACKAGES = ("psychopy", "numpy", "pandas", "pyserial", "sounddevice", "soundfile", "psychtoolbox", "pyglet")
 

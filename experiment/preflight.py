@@ -188,8 +188,8 @@ def preflight(
 def main(argv: list[str]) -> int:
     import argparse
 
-    from experiment.launcher import DEFAULT_DATA_DIR, DEFAULT_PROTOCOL, DEMO_PROTOCOL
     from experiment.markers.device import PROTOCOLS
+    from experiment.paths import DEFAULT_DATA_DIR, DEFAULT_PROTOCOL, DEMO_PROTOCOL
 
     parser = argparse.ArgumentParser(prog="python -m experiment preflight", description=__doc__.splitlines()[0])
     parser.add_argument("--protocol", type=Path)

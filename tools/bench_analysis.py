@@ -103,7 +103,7 @@ def main() -> None:
         root = Path(folder)
         started = time.perf_counter()
         make_study(root, args.participants, args.distinct)
-        seconds = read_recording(next((root / "physio").glob("*.csv"))).time_s[-1]
+        seconds = read_recording(next((root / "physio").glob("*.csv"))).end_s
         print(
             f"study: {args.participants} participants x {seconds / 60:.1f} min at 1000 Hz "
             f"(simulated in {time.perf_counter() - started:.0f} s)"

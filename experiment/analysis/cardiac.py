@@ -1,22 +1,27 @@
 """Heart rate and heart-rate variability from the ECG, with NeuroKit2 doing the signal work.
 
 Speed without losing precision: R peaks are found by NeuroKit2 (``ecg_clean`` and
-``ecg_peaks``, method ``neurokit``) on the ECG decimated to 250 Hz, then each peak is placed on
-the highest sample of the original 1000 Hz signal within 10 ms, so beat times keep 1 ms
-resolution. NeuroKit2's all-in-one ``ecg_process`` also delineates every wave, which costs
-seconds per recording and is not needed here.
+``ecg_peaks``, method ``neurokit``) on the ECG decimated to 250 Hz (flipped first where the
+lead is inverted), then each peak is placed on the highest sample of the original-rate signal,
+low-passed at 40 Hz, within 10 ms, so beat times keep the recording's resolution.
+NeuroKit2's all-in-one ``ecg_process`` also delineates every wave, which costs seconds per
+recording and is not needed here.
 
 Artefacts: one-second windows whose amplitude is far from the recording's typical beat
-(movement, electrode noise) or nearly zero (lead off) are marked unusable; intervals around
-ectopic, missed and extra beats (more than 20% from the local median interval) are not
-normal-to-normal. Both are left out of every measure (see :func:`normal_intervals`).
+(movement, electrode noise) or nearly zero (lead off) are marked unusable; ectopic, missed
+and extra beats are found and handled as :mod:`experiment.analysis.ectopy` describes (extra
+beats removed, the intervals around the others left out). Every value carries the share of
+beats so handled (``artefact_pct``); above ``MAX_ARTEFACT_PCT`` it is flagged, as Kubios
+users expect.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from experiment.analysis.ectopy import classify
 
 WORK_RATE_HZ = 250
 WINDOW_S = 1.0
@@ -24,9 +29,9 @@ NOISE_FACTOR = 3.0  # a window's amplitude above this many times the typical one
 FLAT_FACTOR = 0.1  # ... below this fraction: lead off
 MAX_BAD_FRACTION = 0.2
 HF_BAND_HZ = (0.15, 0.40)
-LOCAL_BEATS = 11  # the local median interval is taken over this many beats
-ABNORMAL_FRACTION = 0.2  # an interval this far from the local median is not normal-to-normal
 RESAMPLE_HZ = 4.0
+REFINE_LOWPASS_HZ = 40.0
+MAX_ARTEFACT_PCT = 5.0  # more beats than this corrected or left out: the value is flagged
 
 
 @dataclass
@@ -36,7 +41,9 @@ class Beats:
     flat_windows: np.ndarray  # bool per window: no ECG at all (lead off)
     start_s: float
     normal: np.ndarray  # per interval (len(times_s) - 1): normal-to-normal
-    abnormal: int  # intervals left out around ectopic, missed and extra beats
+    abnormal: int  # intervals left out around ectopic, missed and long/short beats
+    removed_s: np.ndarray = field(default_factory=lambda: np.array([]))  # extra (false) beats taken out
+    artefact: np.ndarray = field(default_factory=lambda: np.array([], bool))  # per interval: see ectopy
 
 
 def detect_beats(time_s: np.ndarray, ecg: np.ndarray, rate_hz: float) -> Beats:
@@ -47,6 +54,8 @@ def detect_beats(time_s: np.ndarray, ecg: np.ndarray, rate_hz: float) -> Beats:
     work_rate = rate_hz / factor
     low = decimate(ecg, factor, ftype="fir", zero_phase=True) if factor > 1 else ecg
     cleaned = nk.ecg_clean(low, sampling_rate=work_rate, method="neurokit")
+    polarity = _qrs_polarity(cleaned)
+    cleaned = polarity * cleaned
     bad, flat = _unusable_windows(cleaned, work_rate)
     if flat.all():
         return Beats(np.array([]), bad, flat, float(time_s[0]), np.array([], bool), 0)
@@ -54,27 +63,12 @@ def detect_beats(time_s: np.ndarray, ecg: np.ndarray, rate_hz: float) -> Beats:
     peaks = np.asarray(info["ECG_R_Peaks"], dtype=int)
     if len(peaks) < 3:
         return Beats(np.array([]), bad, flat, float(time_s[0]), np.array([], bool), 0)
-    precise = _refine(ecg, peaks * factor, int(round(0.010 * rate_hz)))
-    times = time_s[precise]
-    normal = normal_intervals(np.diff(times))
-    return Beats(times, bad, flat, float(time_s[0]), normal, int((~normal).sum()))
-
-
-def normal_intervals(intervals: np.ndarray) -> np.ndarray:
-    """Per beat interval: True for normal-to-normal, False around ectopic, missed and extra beats.
-
-    An ectopic beat makes a short interval then a long one, a missed beat one about twice as
-    long, an extra (false) beat two short ones; each differs from the local median interval by
-    far more than heart rate changes from beat to beat. Those intervals are left out of HR,
-    RMSSD and HF rather than interpolated: an interpolated beat is an invented one, and its
-    error would count fully in RMSSD.
-    """
-    from scipy.ndimage import median_filter
-
-    if len(intervals) < 3:
-        return np.zeros(len(intervals), bool)
-    local = median_filter(intervals, size=LOCAL_BEATS, mode="nearest")
-    return np.abs(intervals - local) <= ABNORMAL_FRACTION * local
+    precise = _refine(polarity * ecg, rate_hz, peaks * factor)
+    detected = time_s[precise]
+    classes = classify(detected)
+    removed = np.setdiff1d(detected, classes.times_s)
+    abnormal = int((~classes.normal).sum())
+    return Beats(classes.times_s, bad, flat, float(time_s[0]), classes.normal, abnormal, removed, classes.artefact)
 
 
 def _unusable_windows(cleaned: np.ndarray, rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
@@ -94,11 +88,31 @@ def _unusable_windows(cleaned: np.ndarray, rate_hz: float) -> tuple[np.ndarray, 
     return bad, flat
 
 
-def _refine(ecg: np.ndarray, approx: np.ndarray, half: int) -> np.ndarray:
-    """Each peak moved to the highest original-rate sample within +-half samples."""
-    offsets = np.arange(-half, half + 1)
+def _qrs_polarity(cleaned: np.ndarray) -> int:
+    """+1 where the QRS points up, -1 for an inverted lead (electrodes swapped, or a lead whose
+    main deflection is negative): peaks are then sought on the flipped signal, so every beat is
+    marked at the same point of its QRS."""
+    upward = np.percentile(cleaned, 99.5) - np.median(cleaned)
+    downward = np.median(cleaned) - np.percentile(cleaned, 0.5)
+    return -1 if downward > upward else 1
+
+
+def _refine(ecg: np.ndarray, rate_hz: float, approx: np.ndarray) -> np.ndarray:
+    """Each peak moved to the highest original-rate sample within 10 ms, on the ECG low-passed
+    at ``REFINE_LOWPASS_HZ`` (zero phase): mains hum and muscle noise would otherwise move each
+    beat's highest sample by a few milliseconds at random, which RMSSD counts as variability;
+    the R wave's crest is slower than that. Only 0.2 s around each beat is filtered."""
+    from scipy.signal import butter, sosfiltfilt
+
+    half = int(round(0.010 * rate_hz))
+    reach = int(round(0.100 * rate_hz))
+    offsets = np.arange(-reach, reach + 1)
     index = np.clip(approx[:, None] + offsets[None, :], 0, len(ecg) - 1)
-    return index[np.arange(len(approx)), np.argmax(ecg[index], axis=1)]
+    around = ecg[index]
+    if rate_hz >= 3 * REFINE_LOWPASS_HZ:
+        around = sosfiltfilt(butter(4, REFINE_LOWPASS_HZ, fs=rate_hz, output="sos"), around, axis=1)
+    centre = slice(reach - half, reach + half + 1)
+    return index[np.arange(len(approx)), reach - half + np.argmax(around[:, centre], axis=1)]
 
 
 @dataclass
@@ -109,6 +123,7 @@ class CardiacResult:
     n_beats: int
     quality: str
     reason: str
+    artefact_pct: float = float("nan")  # beats ectopic, missed, long/short or extra, per 100 beats
 
 
 def segment_metrics(beats: Beats, start_s: float, end_s: float) -> CardiacResult:
@@ -133,14 +148,23 @@ def segment_metrics(beats: Beats, start_s: float, end_s: float) -> CardiacResult
     expected = span / 0.8
     if len(nn) < max(10, 0.5 * expected * (1 - MAX_BAD_FRACTION)):
         return CardiacResult(nan, nan, nan, len(nn), "too few beats", f"{len(nn)} usable beat intervals")
+    # (artefact_pct stays NaN where no value is given)
     successive = np.diff(intervals)[usable[:-1] & usable[1:]]
     rmssd = float(np.sqrt(np.mean(successive**2)) * 1000) if len(successive) else nan
     hf = _hf_power(times[1:][usable], nn, start_s, end_s)
     bad_fraction = float(bad[first:last].mean())
+    removed = int(((beats.removed_s >= start_s) & (beats.removed_s < end_s)).sum())
+    artefacts = int(beats.artefact[inside[:-1]].sum()) if len(inside) > 1 else 0
+    artefact_pct = 100.0 * (artefacts + removed) / max(len(intervals) + removed, 1)
     quality, reason = "ok", ""
     if bad_fraction > MAX_BAD_FRACTION:
         quality, reason = "noise", f"{bad_fraction:.0%} of the segment unusable (movement or electrode noise)"
-    return CardiacResult(60.0 / float(nn.mean()), rmssd, hf, len(nn) + 1, quality, reason)
+    elif artefact_pct > MAX_ARTEFACT_PCT:
+        quality = "artefacts"
+        reason = (
+            f"{artefact_pct:.1f}% of beats ectopic, missed or extra (corrected or left out; over {MAX_ARTEFACT_PCT:g}%)"
+        )
+    return CardiacResult(60.0 / float(nn.mean()), rmssd, hf, len(nn) + 1, quality, reason, artefact_pct)
 
 
 def _hf_power(at_s: np.ndarray, nn_s: np.ndarray, start_s: float, end_s: float) -> float:

@@ -119,7 +119,7 @@ def _selfreport(sessions: list[Path], protocol: Path | None):
     import pandas as pd
 
     from experiment.config import load_questionnaires_of
-    from experiment.launcher import DEFAULT_PROTOCOL
+    from experiment.paths import DEFAULT_PROTOCOL
     from experiment.questionnaires import score_change
 
     banks = load_questionnaires_of(protocol or DEFAULT_PROTOCOL)

@@ -22,20 +22,21 @@ import numpy as np
 from experiment.analysis.align import align, phase_windows, phases_from_events
 from experiment.analysis.cardiac import detect_beats, segment_metrics
 from experiment.analysis.electrodermal import EdaResult, segment_level, usable_samples
-from experiment.analysis.recorders import EXTENSIONS, Columns, find_export, read_recording
+from experiment.analysis.recorders import EXTENSIONS, Columns, Recording, find_export, read_recording
 from experiment.console import bar
 from experiment.errors import DataError, ExperimentError
 
 PHASE_COLUMNS = (
     "participant", "session", "group", "phase", "kind", "duration_s",
-    "hr_bpm", "rmssd_ms", "hf_ms2", "scl_us", "n_beats", "quality", "reason",
+    "hr_bpm", "rmssd_ms", "hf_ms2", "scl_us", "n_beats", "artefact_pct", "quality", "reason",
 )  # fmt: skip
 MINUTE_COLUMNS = (
-    "participant", "session", "group", "phase", "minute", "hr_bpm", "rmssd_ms", "hf_ms2", "scl_us", "quality",
+    "participant", "session", "group", "phase", "minute", "hr_bpm", "rmssd_ms", "hf_ms2", "scl_us",
+    "artefact_pct", "quality",
 )  # fmt: skip
 ALIGNMENT_COLUMNS = (
     "participant", "session", "offset_s", "drift_ppm", "markers_matched", "markers_sent",
-    "residual_rms_ms", "residual_max_ms", "intervals_excluded",
+    "residual_rms_ms", "residual_max_ms", "intervals_excluded", "extra_beats_removed",
 )  # fmt: skip
 
 
@@ -103,14 +104,21 @@ def _analyse(result: SessionResult, record: dict, folder: Path, physio_dir: Path
     recording = read_recording(export, columns)
     with (folder / "events.csv").open(newline="") as handle:
         events = list(csv.DictReader(handle))
+    phases = [p for p in record.get("phases") or [] if p.get("end_s") is not None]
+    measure(result, events, phases or phases_from_events(events, str(folder)), recording, str(folder))
+
+
+def measure(result: SessionResult, events: list[dict], phases: list[dict], recording: Recording, where: str) -> None:
+    """Align ``recording`` to the session's ``events``, then fill ``result`` phase by phase.
+
+    ``events``: events.csv rows (time_s, code, label, sent_ok as text); ``phases``: name, kind,
+    start_s, end_s on the session clock. Raises DataError for a recording that cannot be used.
+    """
     markers = recording.markers
     alignment = align(markers.times_s, markers.codes, events, markers.source)
-    phases = [p for p in record.get("phases") or [] if p.get("end_s") is not None]
-    if not phases:
-        phases = phases_from_events(events, str(folder))
     windows = phase_windows(alignment, phases, events)
     if not windows:
-        raise DataError(f"none of the phases of {folder} falls inside the recording: is it the right recording?")
+        raise DataError(f"none of the phases of {where} falls inside the recording: is it the right recording?")
     problems = []
     if recording.end_s < max(end for _, end in windows.values()) - 1.0:
         covered = sum(1 for _, end in windows.values() if end <= recording.end_s)
@@ -133,7 +141,7 @@ def _analyse(result: SessionResult, record: dict, folder: Path, physio_dir: Path
             measures = _measures(recording, beats, usable, m_start, m_start + 60)
             result.minutes.append(
                 common | {"phase": phase["name"], "minute": minute + 1}
-                | {k: measures[k] for k in ("hr_bpm", "rmssd_ms", "hf_ms2", "scl_us", "quality")}
+                | {k: measures[k] for k in MINUTE_COLUMNS if k in measures}
             )  # fmt: skip
     result.alignment = {
         "participant": result.participant,
@@ -145,6 +153,7 @@ def _analyse(result: SessionResult, record: dict, folder: Path, physio_dir: Path
         "residual_rms_ms": round(alignment.residual_rms_ms, 3),
         "residual_max_ms": round(alignment.residual_max_ms, 3),
         "intervals_excluded": beats.abnormal,
+        "extra_beats_removed": len(beats.removed_s),
     }
     if beats.flat_windows.mean() > 0.5:
         problems.append("the ECG is flat (no heart beats): electrodes off or the wrong channel exported")
@@ -165,6 +174,7 @@ def _measures(recording, beats, usable, start: float, end: float) -> dict:
         "hf_ms2": _round(cardiac.hf_ms2, 1),
         "scl_us": _round(eda.scl_us, 4),
         "n_beats": cardiac.n_beats,
+        "artefact_pct": _round(cardiac.artefact_pct, 2),
         "quality": problems[0][0] if problems else "ok",
         "reason": "; ".join(reason for _, reason in problems),
     }
@@ -176,14 +186,18 @@ def _round(value: float, digits: int):
 
 def analyse_all(sessions: list[Path], physio_dir: Path, columns: Columns, jobs: int | None = None):
     """Every session, ``jobs`` at a time; yields SessionResult in completion order."""
+    yield from in_parallel(analyse_session, [(folder, physio_dir, columns) for folder in sessions], jobs)
+
+
+def in_parallel(job, argument_lists: list[tuple], jobs: int | None = None):
+    """``job(*arguments)`` for each, ``jobs`` worker processes at a time, in completion order."""
     jobs = jobs or os.cpu_count() or 1
     if jobs == 1:
-        for folder in sessions:
-            yield analyse_session(folder, physio_dir, columns)
+        for arguments in argument_lists:
+            yield job(*arguments)
         return
     with ProcessPoolExecutor(jobs) as pool:
-        futures = [pool.submit(analyse_session, folder, physio_dir, columns) for folder in sessions]
-        for future in as_completed(futures):
+        for future in as_completed([pool.submit(job, *arguments) for arguments in argument_lists]):
             yield future.result()
 
 

@@ -262,11 +262,11 @@ def make_session(data_dir: Path, participant: str, group: str, rng, phases=FULL_
     """Write a completed session folder (session.json, events.csv, responses.csv) as the runner
     would have, with the full protocol's marker codes and the state questionnaire."""
     from experiment.datastore import EVENT_COLUMNS, RESPONSE_COLUMNS
-    from experiment.launcher import REPO_ROOT
+    from experiment.paths import STATE_QUESTIONNAIRE
     from experiment.questionnaires import load_questionnaire
 
     codes = {"session_start": 1, "session_end": 2, "audio_onset": 42, "audio_offset": 43, "sync": 44, "item_onset": 100}
-    questionnaire = load_questionnaire(REPO_ROOT / "stimuli" / "questionnaires" / "state.toml")
+    questionnaire = load_questionnaire(STATE_QUESTIONNAIRE)
     folder = data_dir / f"sub-{participant}" / f"ses-{session}"
     if folder.exists():
         raise DataError(

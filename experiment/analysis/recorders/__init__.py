@@ -9,6 +9,7 @@ extension          written by                                     read with
 ``.vhdr``          BrainVision Recorder (+ ``.vmrk``, ``.eeg``)   MNE-Python
 ``.edf`` ``.bdf``  EDF/EDF+ writers, BioSemi ActiView             MNE-Python
 ``.xdf``           LabRecorder                                    pyxdf
+``_physio.tsv.gz`` a BIDS dataset (ours, or another tool's)       :mod:`.bids_physio` (its JSON)
 =================  =============================================  ================================
 
 A session's recording is found as ``sub-<ID>_ses-<N>_physio.<ext>``.
@@ -43,6 +44,10 @@ def read_file(path: Path, columns: Columns = DEFAULT_COLUMNS) -> RecorderFile:
         from experiment.analysis.recorders.eeg_formats import read_edf
 
         return read_edf(path)
+    if path.name.endswith("_physio.tsv.gz"):
+        from experiment.analysis.recorders.bids_physio import read_bids_physio
+
+        return read_bids_physio(path)
     if suffix == ".xdf":
         from experiment.analysis.recorders.xdf import read_xdf
 
