@@ -10,6 +10,7 @@ analyse         heart rate, HRV and skin conductance per phase and group, with t
 simulate-recorder  realistic recorder exports for session folders (demos and tests)
 inspect-recording  a recorder file's channels, units, rates, markers and what --columns picks
 convert-recording  a recorder file as the analysis sees it, as one CSV (time,ECG,EDA,Digital)
+export-bids     the study as a BIDS dataset (events, answers, recordings on one clock)
 """
 
 from __future__ import annotations
@@ -61,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         from experiment.analysis.cli import recording_main
 
         return recording_main(argv[0], argv[1:])
+    if argv[:1] == ["export-bids"]:
+        from experiment.bids.export import main as export_main
+
+        return export_main(argv[1:])
     if argv[:1] == ["run"]:
         from experiment.launcher import main as run_main
 
@@ -73,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("simulate-recorder", help="realistic recorder exports for session folders")
     commands.add_parser("inspect-recording", help="a recorder file's channels, markers and --columns picks")
     commands.add_parser("convert-recording", help="a recorder file as one CSV on the ECG's clock")
+    commands.add_parser("export-bids", help="the study as a BIDS dataset (see export-bids --help)")
     commands.add_parser("allocation", help="the randomisation ledger: init, assign, outcome, report, verify, export")
     check = commands.add_parser("check-protocol", help="validate a protocol file and its stimuli")
     check.add_argument("protocol", type=Path)

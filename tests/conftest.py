@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO / "tools"))
 
 from emulators import BoxEmulator, real_time  # noqa: E402
 from make_demo_audio import GROUPS, SAMPLE_RATE_HZ, tone  # noqa: E402
-from virtual_lab import SoundServer, VirtualScreen  # noqa: E402
+from virtual_lab import SoundServer, VirtualScreen, find_window, xdotool  # noqa: E402,F401
 
 DEMO_PROTOCOL = REPO / "stimuli" / "demo" / "protocol.toml"
 

@@ -19,11 +19,13 @@ import soundfile
 from conftest import (
     GROUPS,
     SoundServer,
+    find_window,
     interval_misses,
     measure_twice_if_missed,
     run_session,
     session_command,
     write_protocol,
+    xdotool,
 )
 
 from experiment.config import file_sha256, load_protocol, required_events
@@ -306,22 +308,6 @@ def test_refusals_are_one_sentence_and_leave_no_session_folder(tmp_path, edit, a
     sentence = [line for line in result.stderr.splitlines() if line.startswith("SESSION NOT COMPLETED")]
     assert len(sentence) == 1 and expected in sentence[0]
     assert not data.exists() or not list(data.glob("sub-*"))
-
-
-def xdotool(*args: str) -> str:
-    return subprocess.run(["xdotool", *args], check=True, capture_output=True, text=True).stdout
-
-
-def find_window(title: str, timeout_s: float = 60) -> str:
-    found: list[str] = []
-
-    def visible() -> bool:
-        result = subprocess.run(["xdotool", "search", "--name", f"^{title}$"], capture_output=True, text=True)
-        found[:] = result.stdout.split()
-        return bool(found)
-
-    wait_for(visible, timeout_s, f"the window '{title}'")
-    return found[-1]
 
 
 def abort_at_welcome(proc: subprocess.Popen, folder: Path) -> None:

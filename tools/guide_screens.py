@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tools"))
 GUIDE = REPO / "docs" / "screens"
 WIDTH_PX = 640
 # guide picture -> the session's screenshot (by screen name) it comes from
@@ -35,6 +36,9 @@ SCREENS = {
     "7-audio": "induction",
     "8-end": "end",
 }
+
+
+from virtual_lab import find_window, xdotool  # noqa: E402
 
 
 def take(protocol: Path, out: Path, work: Path) -> dict[str, Path]:
@@ -91,22 +95,6 @@ def grab_dialog(protocol: Path, data: Path):
     if proc.returncode != 3 or data.exists():
         raise RuntimeError("cancelling the session dialog did not end the launch with nothing recorded")
     return image
-
-
-def xdotool(*args: str) -> str:
-    return subprocess.run(["xdotool", *args], check=True, capture_output=True, text=True).stdout
-
-
-def find_window(title: str, timeout_s: float = 60) -> str:
-    """The X window id of the newest window titled exactly ``title``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        found = subprocess.run(["xdotool", "search", "--name", f"^{title}$"], capture_output=True, text=True)
-        if found.stdout.split():
-            return found.stdout.split()[-1]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for the window '{title}'")
-        time.sleep(0.1)
 
 
 def _session(protocol: Path, *args: str) -> list[str]:

@@ -148,6 +148,38 @@ class SoundServer:
         self.stop()
 
 
+def xdotool(*args: str) -> str:
+    """Run xdotool on the current display; ``windowfocus`` waits until the window can take it."""
+    if args[:1] == ("windowfocus",):
+        return focus(args[-1])
+    return subprocess.run(["xdotool", *args], check=True, capture_output=True, text=True).stdout
+
+
+def focus(window_id: str, timeout_s: float = 10) -> str:
+    """Give ``window_id`` the keyboard. A window found a moment ago may not be mapped yet on a
+    busy machine (xdotool then fails with BadMatch), so this tries again for a while."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = subprocess.run(["xdotool", "windowfocus", "--sync", window_id], capture_output=True, text=True)
+        if result.returncode == 0:
+            return result.stdout
+        if time.monotonic() > deadline:
+            raise AssertionError(f"window {window_id} never took the focus: {result.stderr.strip()}")
+        time.sleep(0.25)
+
+
+def find_window(title: str, timeout_s: float = 60) -> str:
+    """The X window id of the newest window titled exactly ``title``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = subprocess.run(["xdotool", "search", "--name", f"^{title}$"], capture_output=True, text=True)
+        if found.stdout.split():
+            return found.stdout.split()[-1]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for the window '{title}'")
+        time.sleep(0.1)
+
+
 def _stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.terminate()

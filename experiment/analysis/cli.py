@@ -12,11 +12,11 @@ from experiment.errors import ExperimentError
 EXIT_OK, EXIT_INPUT = 0, 2
 
 
-def _parser(command: str, description: str, data_help: str, physio_help: str) -> argparse.ArgumentParser:
+def _parser(command: str, description: str, data_help: str, physio_help: str, required=True) -> argparse.ArgumentParser:
     """The options both commands share: the session folders, the recordings, the workers."""
     parser = argparse.ArgumentParser(prog=f"python -m experiment {command}", description=description)
-    parser.add_argument("--data-dir", type=Path, required=True, help=data_help)
-    parser.add_argument("--physio-dir", type=Path, required=True, help=physio_help)
+    parser.add_argument("--data-dir", type=Path, required=required, help=data_help)
+    parser.add_argument("--physio-dir", type=Path, required=required, help=physio_help)
     parser.add_argument("--jobs", type=int, help="worker processes (default: one per core)")
     return parser
 
@@ -35,7 +35,9 @@ def analyse_main(argv: list[str]) -> int:
         "Heart rate, HRV and skin conductance per phase and group, next to the self-report scores.",
         "the session folders (sub-*/ses-*)",
         "recordings sub-<ID>_ses-<N>_physio.<ext>: .csv .txt (LabChart, AcqKnowledge) .acq .vhdr .edf .bdf .xdf",
+        required=False,
     )
+    parser.add_argument("--bids", type=Path, help="analyse a BIDS dataset made by export-bids instead of DATA/PHYSIO")
     parser.add_argument("--out", type=Path, required=True, help="where the tables, figures and report go")
     parser.add_argument("--columns", help="recorder column names, e.g. time=Time,ecg=ECG100C,eda=EDA100C,digital=D1")
     parser.add_argument("--protocol", type=Path, help="protocol file whose questionnaires score the self-report")
@@ -50,19 +52,20 @@ def _analyse(args) -> int:
     from experiment.errors import DataError
 
     columns = Columns.parse(args.columns)
-    sessions = pipeline.find_sessions(args.data_dir)
-    if not sessions:
-        raise DataError(f"No session folders (sub-*/ses-*/session.json) under {args.data_dir}: check --data-dir.")
-    if not args.physio_dir.is_dir():
-        raise DataError(f"The recordings folder {args.physio_dir} does not exist: check --physio-dir.")
+    if args.bids is not None:
+        results, selfreport, elapsed = _from_bids(args)
+    else:
+        if args.data_dir is None or args.physio_dir is None:
+            raise DataError("Name the sessions and recordings (--data-dir and --physio-dir), or a dataset (--bids).")
+        sessions = pipeline.find_sessions(args.data_dir)
+        if not sessions:
+            raise DataError(f"No session folders (sub-*/ses-*/session.json) under {args.data_dir}: check --data-dir.")
+        if not args.physio_dir.is_dir():
+            raise DataError(f"The recordings folder {args.physio_dir} does not exist: check --physio-dir.")
+        jobs = [(folder, args.physio_dir, columns) for folder in sessions]
+        results, elapsed = _run(pipeline.analyse_session, jobs, args.jobs)
+        selfreport = _selfreport(sessions, args.protocol)
     args.out.mkdir(parents=True, exist_ok=True)
-    progress = pipeline.ProgressBar(len(sessions))
-    results = []
-    for result in pipeline.analyse_all(sessions, args.physio_dir, columns, args.jobs):
-        results.append(result)
-        progress.step(f"sub-{result.participant}" + (" (problem)" if result.problem else ""))
-    elapsed = progress.close()
-    results.sort(key=lambda r: (r.participant, r.session))
 
     phases = pd.DataFrame([row for r in results for row in r.phases], columns=pipeline.PHASE_COLUMNS)
     minutes = pd.DataFrame([row for r in results for row in r.minutes], columns=pipeline.MINUTE_COLUMNS)
@@ -72,7 +75,6 @@ def _analyse(args) -> int:
     for frame in (phases, minutes):
         for measure in stats.MEASURES:
             frame[measure] = pd.to_numeric(frame[measure], errors="coerce")
-    selfreport = _selfreport(sessions, args.protocol)
 
     change = stats.change_from_baseline(phases)
     summary = stats.summarise(change, ["group", "phase"], list(stats.MEASURES))
@@ -110,6 +112,32 @@ def _analyse(args) -> int:
     for problem in problems:
         print(f"  problem: sub-{problem['participant']} ses-{problem['session']}: {problem['reason']}")
     return EXIT_OK
+
+
+def _run(job, argument_lists: list[tuple], jobs: int | None):
+    """Every session through ``job`` with a progress bar; results in participant order."""
+    from experiment.analysis import pipeline
+
+    progress = pipeline.ProgressBar(len(argument_lists))
+    results = []
+    for result in pipeline.in_parallel(job, argument_lists, jobs):
+        results.append(result)
+        progress.step(f"sub-{result.participant}" + (" (problem)" if result.problem else ""))
+    elapsed = progress.close()
+    return sorted(results, key=lambda r: (r.participant, r.session)), elapsed
+
+
+def _from_bids(args):
+    from experiment.bids import read
+    from experiment.config import load_questionnaires_of
+    from experiment.paths import DEFAULT_PROTOCOL
+
+    files = read.event_files(args.bids)
+    group_of = read.groups(args.bids)
+    jobs = [(path, group_of.get(path.name.split("_")[0].removeprefix("sub-"), "")) for path in files]
+    results, elapsed = _run(read.analyse_run, jobs, args.jobs)
+    banks = load_questionnaires_of(args.protocol or DEFAULT_PROTOCOL)
+    return results, read.selfreport(args.bids, banks, group_of), elapsed
 
 
 def _selfreport(sessions: list[Path], protocol: Path | None):

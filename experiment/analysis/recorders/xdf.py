@@ -71,8 +71,9 @@ def _channels(stream: dict, zero: float) -> list[Channel]:
     if values.ndim == 1:
         values = values[:, None]
     described = _described_channels(info)
-    rate = float(info.get("effective_srate") or 0) or float(_first(info, "nominal_srate"))
     times = np.asarray(stream["time_stamps"], dtype=np.float64) - zero
+    # the rate the (dejittered) time stamps really have: one interval per sample after the first
+    rate = (len(times) - 1) / (times[-1] - times[0]) if times[-1] > times[0] else float(_first(info, "nominal_srate"))
     channels = []
     for i in range(values.shape[1]):
         label, unit = described[i] if i < len(described) else (f"{name}_{i + 1}", "")
