@@ -27,6 +27,7 @@ import numpy as np
 
 from experiment.audio import resample
 from experiment.errors import DeviceError
+from experiment.stream_clock import StreamClock
 
 log = logging.getLogger(__name__)
 INT16_SCALE = 1.0 / 32768.0
@@ -75,9 +76,17 @@ class _Playback:
 
 
 class SoundDevicePlayer(_Playback):
-    """Plays int16 frames through a PortAudio callback stream (python-sounddevice)."""
+    """Plays int16 frames through a PortAudio callback stream (python-sounddevice).
+
+    The stream starts with silence; the recording's first sample is placed only once the
+    stream runs steadily (:class:`~experiment.stream_clock.StreamClock`), ``START_MARGIN_S``
+    ahead, so its output time - and every sync sample's, and the last's - comes from the fitted
+    line and is known before it happens: the onset marker is written when the sound is heard.
+    """
 
     backend = "sounddevice"
+    START_MARGIN_S = 0.1  # the first sample is placed this far after the steady stream's next buffer
+    STEADY_WAIT_S = 6.0  # a stream that never runs steadily starts anyway, on its own estimate
 
     def __init__(
         self,
@@ -94,6 +103,13 @@ class SoundDevicePlayer(_Playback):
         self.samples = samples
         self.gain = volume * INT16_SCALE
         self._done = threading.Event()
+        self.clock = StreamClock(rate_hz)
+        self._stream_frames = 0  # frames written, the leading silence included
+        self._audio_start: int | None = None  # stream frame of the recording's first sample
+        self._started_perf = 0.0
+        self._first_dac: float | None = None
+        self.onset_method = ""
+        self.first_callback_onset_perf: float | None = None  # what the first callback alone would say
         try:
             self._stream = sounddevice.OutputStream(
                 samplerate=rate_hz,
@@ -111,10 +127,9 @@ class SoundDevicePlayer(_Playback):
         self.latency_s = float(self._stream.latency)
         self.device_name = sounddevice.query_devices(self._stream.device)["name"]
 
-    def _dac_perf(self, stream_time: float, current_time: float) -> float:
-        # PortAudio's DAC time is on the stream clock; the ALSA pulse plugin reports 0 there,
-        # in which case the stream's nominal latency is the best estimate we have.
-        now = time.perf_counter()
+    def _dac_perf(self, stream_time: float, current_time: float, now: float) -> float:
+        # PortAudio's DAC time is on the stream clock; where the host reports 0 there, the
+        # stream's nominal latency is the best estimate we have.
         if stream_time > 0 and current_time > 0:
             return now + (stream_time - current_time)
         return now + self.latency_s
@@ -122,19 +137,50 @@ class SoundDevicePlayer(_Playback):
     def _callback(self, outdata, frames, timing, status) -> None:
         if status.output_underflow:
             log.warning("Audio output underflow at frame %d", self.frames_played)
-        start = self.frames_played
-        chunk = self.samples[start : start + frames]
-        outdata[: len(chunk)] = chunk * self.gain
-        outdata[len(chunk) :] = 0
-        buffer_perf = self._dac_perf(timing.outputBufferDacTime, timing.currentTime)
-        if start == 0 and len(chunk):
-            self.onset_perf_s = buffer_perf
-        # The sound card's own clock decides when a sync sample is played: that is the point.
-        self._record_syncs(start + len(chunk), lambda target: buffer_perf + (target - start) / self.rate_hz)
-        self.frames_played = start + len(chunk)
-        if self.frames_played >= self.total_frames:
-            self.offset_perf_s = buffer_perf + len(chunk) / self.rate_hz
+        now = time.perf_counter()
+        dac = self._dac_perf(timing.outputBufferDacTime, timing.currentTime, now)
+        self.clock.add(self._stream_frames, dac, now)
+        if self._first_dac is None:
+            self._first_dac = dac
+        if self._audio_start is None:
+            self._place_first_sample(dac, now)
+        outdata[:] = 0
+        if self._audio_start is not None:
+            self._fill(outdata, frames)
+        self._stream_frames += frames
+        if self.frames_played >= self.total_frames and self.offset_perf_s is not None:
             raise self._sd.CallbackStop
+
+    def _place_first_sample(self, dac: float, now: float) -> None:
+        steady = self.clock.steady
+        if not steady and now - self._started_perf < self.STEADY_WAIT_S:
+            return
+        self._audio_start = self._stream_frames + round(self.START_MARGIN_S * self.rate_hz)
+        self.first_callback_onset_perf = self._first_dac + self._audio_start / self.rate_hz
+        if steady:
+            self.onset_method = "steady-state fit of stream position against DAC time"
+            self.onset_perf_s = self.output_time(self._audio_start)
+        else:
+            self.onset_method = "callback estimate (the stream never ran steadily)"
+            self.onset_perf_s = dac + self.START_MARGIN_S
+
+    def output_time(self, stream_frame: float) -> float:
+        """When ``stream_frame`` leaves the sound card (perf_counter), from the running fit."""
+        fit = self.clock.fit()
+        if fit is None:  # never steady: the first sample's estimate and the nominal rate
+            return self.onset_perf_s + (stream_frame - self._audio_start) / self.rate_hz
+        return fit.at(stream_frame)
+
+    def _fill(self, outdata, frames: int) -> None:
+        first = self._stream_frames - self._audio_start  # the recording's frame at this buffer's start
+        begin, end = max(first, 0), min(first + frames, self.total_frames)
+        if end > begin:
+            outdata[begin - first : end - first] = self.samples[begin:end] * self.gain
+        # The sound card's own clock decides when a sync sample is played: that is the point.
+        self._record_syncs(end, lambda target: self.output_time(self._audio_start + target))
+        self.frames_played = max(self.frames_played, end)
+        if end >= self.total_frames and self.offset_perf_s is None:
+            self.offset_perf_s = self.output_time(self._audio_start + self.total_frames)
 
     def _finished(self) -> None:
         if self.offset_perf_s is None:
@@ -142,6 +188,7 @@ class SoundDevicePlayer(_Playback):
         self._done.set()
 
     def start(self) -> None:
+        self._started_perf = time.perf_counter()
         self._stream.start()
 
     def finished(self) -> bool:
@@ -149,6 +196,22 @@ class SoundDevicePlayer(_Playback):
 
     def stop(self) -> None:
         self._stream.abort()
+
+    def timing(self) -> dict:
+        """How the onset was found and how well the stream kept to one line (for session.json)."""
+        whole = self.clock.fit(recent=False)
+        info = {"onset_method": self.onset_method, "output_latency_s": _rounded(self.clock.latency_s(), 5)}
+        if whole is not None and self._audio_start is not None:
+            info |= {
+                "fit_residual_rms_ms": round(whole.residual_rms_s * 1000, 3),
+                "fit_residual_max_ms": round(whole.residual_max_s * 1000, 3),
+                "fit_callbacks": whole.points,
+                "sound_card_clock_ppm": round((whole.seconds_per_frame * self.rate_hz - 1) * 1e6, 1),
+                "onset_by_whole_fit_perf": whole.at(self._audio_start),
+            }
+        if self.first_callback_onset_perf is not None:
+            info["onset_by_first_callback_perf"] = self.first_callback_onset_perf
+        return info
 
     def describe(self) -> dict:
         return {
@@ -160,6 +223,10 @@ class SoundDevicePlayer(_Playback):
 
     def close(self) -> None:
         self._stream.close()
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
 
 
 class PtbPlayer(_Playback):

@@ -24,7 +24,8 @@ from experiment.ui.scales import ItemScreen
 from experiment.ui.soundcheck import calibration_tone, run_sound_check
 
 log = logging.getLogger(__name__)
-AUDIO_START_TIMEOUT_S = 3.0
+AUDIO_START_TIMEOUT_S = 10.0  # the sound system's queue filling (2 s on PulseAudio) and a steady stream
+ONSET_AGREEMENT_S = 0.001  # onset estimates further apart than this are an incident
 AUDIO_STALL_S = 3.0
 
 
@@ -255,6 +256,29 @@ class Session:
                 f"{player.total_frames / player.rate_hz:.1f} s (sound output lost?); the session goes on",
             )
 
+    def _onset_timing(self) -> dict:
+        """How the onset was found; an incident, with both numbers, where the first callback's
+        estimate or the whole playback's fit disagree with the onset the marker was sent at."""
+        p = self.player
+        if not hasattr(p, "timing") or p.onset_perf_s is None:
+            return {}
+        timing = p.timing()
+        session_s = self.clock.from_perf_counter
+        for key in ("onset_by_first_callback_perf", "onset_by_whole_fit_perf"):
+            if key in timing:
+                timing[key.removesuffix("_perf") + "_s"] = round(session_s(timing.pop(key)), 6)
+        onset_s = session_s(p.onset_perf_s)
+        for key, what in (("onset_by_first_callback_s", "the first callback's estimate"),
+                          ("onset_by_whole_fit_s", "the fit over the whole playback")):  # fmt: skip
+            if key in timing and abs(timing[key] - onset_s) > ONSET_AGREEMENT_S:
+                self.incident(
+                    "audio_onset_estimate",
+                    f"{what} puts the audio onset at {timing[key]:.4f} s, the steady-state fit (used for the "
+                    f"audio_onset marker) at {onset_s:.4f} s: {1000 * (timing[key] - onset_s):+.1f} ms; "
+                    "the fit is kept",
+                )
+        return timing
+
     def _send_syncs(self, already_sent: int) -> int:
         """Queue a sync marker for each sync sample the sound card has reached."""
         times = self.player.sync_times
@@ -264,12 +288,18 @@ class Session:
 
     def _record_audio(self) -> None:
         p = self.player
-        info = p.describe() | {
-            "onset_s": None if p.onset_perf_s is None else round(self.clock.from_perf_counter(p.onset_perf_s), 6),
-            "offset_s": None if p.offset_perf_s is None else round(self.clock.from_perf_counter(p.offset_perf_s), 6),
-            "frames_played": p.frames_played,
-            "frames_total": p.total_frames,
-            "played_s": round(p.frames_played / p.rate_hz, 3),
-            "complete": p.frames_played >= p.total_frames,
-        }
+        info = (
+            p.describe()
+            | self._onset_timing()
+            | {
+                "onset_s": None if p.onset_perf_s is None else round(self.clock.from_perf_counter(p.onset_perf_s), 6),
+                "offset_s": None
+                if p.offset_perf_s is None
+                else round(self.clock.from_perf_counter(p.offset_perf_s), 6),
+                "frames_played": p.frames_played,
+                "frames_total": p.total_frames,
+                "played_s": round(p.frames_played / p.rate_hz, 3),
+                "complete": p.frames_played >= p.total_frames,
+            }
+        )
         self.record.update(audio=self.record.data.get("audio", {}) | info)

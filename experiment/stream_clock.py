@@ -1,0 +1,91 @@
+"""When a sound stream's samples really leave the sound card: a line fitted to its callbacks.
+
+Each callback of a PortAudio stream says which frame it fills and (through the DAC time) when
+that buffer will be heard. Right after ``start()`` those figures lie: the sound system asks for
+several buffers at once to fill its queue, and some (PulseAudio's null sink, measured here)
+then wait seconds before playing anything. Only once callbacks arrive at the pace the frames
+are played is ``DAC time = onset + frame / rate`` true. :class:`StreamClock` waits for that
+steady state, fits the line (its slope follows the sound card's clock), and gives any frame's
+output time from it, with the residuals that say how well it holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+STEADY_CALLBACKS = 10  # this many in a row at the playing pace make a steady stream
+MAX_RESIDUAL_S = 0.001  # ... their DAC times within this of one line
+RECENT_CALLBACKS = 400  # the running fit follows the last ones (a drifting sound card clock)
+
+
+@dataclass(frozen=True)
+class Fit:
+    intercept_s: float  # output time of frame 0 (perf_counter)
+    seconds_per_frame: float
+    residual_rms_s: float
+    residual_max_s: float
+    points: int
+
+    def at(self, frame: float) -> float:
+        return self.intercept_s + frame * self.seconds_per_frame
+
+
+class StreamClock:
+    """Frames -> output times, from (frame, DAC time, wall time) of every callback."""
+
+    def __init__(self, rate_hz: float) -> None:
+        self.rate_hz = rate_hz
+        self.frames: list[int] = []
+        self.dac_s: list[float] = []
+        self.wall_s: list[float] = []
+        self.steady_from: int | None = None  # index of the first steady callback
+
+    def add(self, frame: int, dac_s: float, wall_s: float) -> None:
+        self.frames.append(frame)
+        self.dac_s.append(dac_s)
+        self.wall_s.append(wall_s)
+        if self.steady_from is None and self._pace_is_steady():
+            self.steady_from = len(self.frames) - STEADY_CALLBACKS
+
+    @property
+    def steady(self) -> bool:
+        return self.steady_from is not None
+
+    def _pace_is_steady(self) -> bool:
+        if len(self.frames) < STEADY_CALLBACKS:
+            return False
+        frames = np.array(self.frames[-STEADY_CALLBACKS:], dtype=np.float64)
+        wall = np.array(self.wall_s[-STEADY_CALLBACKS:])
+        audio_span_s = (frames[-1] - frames[0]) / self.rate_hz
+        if audio_span_s <= 0 or (wall[-1] - wall[0]) < 0.7 * audio_span_s:
+            return False  # still filling the queue: callbacks faster than the sound plays
+        fit = _line(frames, np.array(self.dac_s[-STEADY_CALLBACKS:]))
+        return fit.residual_max_s < MAX_RESIDUAL_S
+
+    def fit(self, recent: bool = True) -> Fit | None:
+        """The line through the steady callbacks (the last ``RECENT_CALLBACKS`` if ``recent``)."""
+        if self.steady_from is None:
+            return None
+        first = max(self.steady_from, len(self.frames) - RECENT_CALLBACKS) if recent else self.steady_from
+        return _line(np.array(self.frames[first:], dtype=np.float64), np.array(self.dac_s[first:]))
+
+    def latency_s(self) -> float | None:
+        """Median time from a callback to its buffer being heard, over the steady callbacks."""
+        if self.steady_from is None:
+            return None
+        return float(np.median(np.subtract(self.dac_s[self.steady_from :], self.wall_s[self.steady_from :])))
+
+
+def _line(frames: np.ndarray, dac_s: np.ndarray) -> Fit:
+    origin = dac_s[0]  # fitted relative to the first point: perf_counter values are large
+    slope, intercept = np.polyfit(frames, dac_s - origin, 1) if len(frames) > 1 else (0.0, 0.0)
+    residuals = dac_s - origin - (intercept + slope * frames)
+    return Fit(
+        float(origin + intercept),
+        float(slope),
+        float(np.sqrt(np.mean(residuals**2))),
+        float(np.max(np.abs(residuals))),
+        len(frames),
+    )
