@@ -21,7 +21,7 @@ from pathlib import Path
 import experiment
 from experiment.allocation import describe_location, ledger_location
 from experiment.allocation.ledger import open_for_protocol
-from experiment.audio import check_stimulus, load_samples
+from experiment.audio import check_stimulus
 from experiment.clock import SessionClock
 from experiment.config import MARKER_PROTOCOLS, Protocol, check_participant_id, load_protocol
 from experiment.console import TechnicianConsole
@@ -35,6 +35,7 @@ from experiment.datastore import (
     existing_runs,
 )
 from experiment.errors import AllocationError, ConfigError, DataError, DeviceError, ExperimentError
+from experiment.frames import FileFrames
 from experiment.markers import MarkerSender, open_device
 from experiment.markers.device import SERIAL_PROTOCOLS, choose_device
 from experiment.markers.lsl import LslOutlet
@@ -168,7 +169,8 @@ def run(options: RunOptions) -> int:
         closers.append(ledger.close)
         allocation = ledger.allocate(info.participant, info.stratum)
         group = protocol.groups[allocation.group]
-        samples, rate_hz = load_samples(group.audio)
+        samples = FileFrames(group.audio)  # decoded a few seconds ahead of playback, never whole
+        rate_hz = samples.rate_hz
         audio_device = options.audio_device or info.audio_device or protocol.audio.device
         player, backend_note = open_player(
             samples,

@@ -27,6 +27,7 @@ import numpy as np
 
 from experiment.audio import resample
 from experiment.errors import DeviceError
+from experiment.frames import FileFrames, Frames, as_frames, whole
 from experiment.stream_clock import StreamClock
 
 log = logging.getLogger(__name__)
@@ -58,15 +59,15 @@ class Player(Protocol):
 class _Playback:
     """What both backends keep: how much was played, when it started and ended, sync times."""
 
-    def __init__(self, samples: np.ndarray, rate_hz: int, sync_every_s: float | None) -> None:
+    def __init__(self, frames: Frames, rate_hz: int, sync_every_s: float | None) -> None:
         self.rate_hz = rate_hz
-        self.total_frames = len(samples)
-        self.channels = samples.shape[1]
+        self.total_frames = frames.total_frames
+        self.channels = frames.channels
         self.frames_played = 0
         self.onset_perf_s: float | None = None
         self.offset_perf_s: float | None = None
         self.sync_times: list[tuple[float, float]] = []
-        self._sync_targets = _sync_targets(len(samples), rate_hz, sync_every_s)
+        self._sync_targets = _sync_targets(frames.total_frames, rate_hz, sync_every_s)
 
     def _record_syncs(self, frames_reached: int, perf_of_sample: Callable[[int], float]) -> None:
         """Time every sync sample below ``frames_reached`` with ``perf_of_sample(index)``."""
@@ -90,7 +91,7 @@ class SoundDevicePlayer(_Playback):
 
     def __init__(
         self,
-        samples: np.ndarray,
+        samples: np.ndarray | Frames,
         rate_hz: int,
         volume: float = 1.0,
         device: str | None = None,
@@ -98,9 +99,10 @@ class SoundDevicePlayer(_Playback):
     ) -> None:
         import sounddevice
 
-        super().__init__(samples, rate_hz, sync_every_s)
+        frames = as_frames(samples, rate_hz)
+        super().__init__(frames, rate_hz, sync_every_s)
         self._sd = sounddevice
-        self.samples = samples
+        self.frames = frames
         self.gain = volume * INT16_SCALE
         self._done = threading.Event()
         self.clock = StreamClock(rate_hz)
@@ -113,7 +115,7 @@ class SoundDevicePlayer(_Playback):
         try:
             self._stream = sounddevice.OutputStream(
                 samplerate=rate_hz,
-                channels=samples.shape[1],
+                channels=frames.channels,
                 dtype="float32",
                 device=device,
                 callback=self._callback,
@@ -175,7 +177,7 @@ class SoundDevicePlayer(_Playback):
         first = self._stream_frames - self._audio_start  # the recording's frame at this buffer's start
         begin, end = max(first, 0), min(first + frames, self.total_frames)
         if end > begin:
-            outdata[begin - first : end - first] = self.samples[begin:end] * self.gain
+            outdata[begin - first : end - first] = self.frames.read(begin, end - begin) * self.gain
         # The sound card's own clock decides when a sync sample is played: that is the point.
         self._record_syncs(end, lambda target: self.output_time(self._audio_start + target))
         self.frames_played = max(self.frames_played, end)
@@ -188,6 +190,8 @@ class SoundDevicePlayer(_Playback):
         self._done.set()
 
     def start(self) -> None:
+        if isinstance(self.frames, FileFrames):
+            self.frames.wait_ready()  # the first seconds decoded before the stream asks for them
         self._started_perf = time.perf_counter()
         self._stream.start()
 
@@ -200,7 +204,11 @@ class SoundDevicePlayer(_Playback):
     def timing(self) -> dict:
         """How the onset was found and how well the stream kept to one line (for session.json)."""
         whole = self.clock.fit(recent=False)
-        info = {"onset_method": self.onset_method, "output_latency_s": _rounded(self.clock.latency_s(), 5)}
+        info = {
+            "onset_method": self.onset_method,
+            "output_latency_s": _rounded(self.clock.latency_s(), 5),
+            "decode_underruns": self.frames.underruns,
+        }
         if whole is not None and self._audio_start is not None:
             info |= {
                 "fit_residual_rms_ms": round(whole.residual_rms_s * 1000, 3),
@@ -223,6 +231,7 @@ class SoundDevicePlayer(_Playback):
 
     def close(self) -> None:
         self._stream.close()
+        self.frames.close()
 
 
 def _rounded(value: float | None, digits: int) -> float | None:
@@ -237,7 +246,7 @@ class PtbPlayer(_Playback):
 
     def __init__(
         self,
-        samples: np.ndarray,
+        samples: np.ndarray | Frames,
         rate_hz: int,
         volume: float = 1.0,
         device: str | None = None,
@@ -246,7 +255,8 @@ class PtbPlayer(_Playback):
         import psychtoolbox
         import psychtoolbox.audio as ptb_audio
 
-        super().__init__(samples, rate_hz, sync_every_s)
+        samples = whole(as_frames(samples, rate_hz))  # PsychPortAudio plays from one buffer
+        super().__init__(as_frames(samples, rate_hz), rate_hz, sync_every_s)
         self._get_secs = psychtoolbox.GetSecs
         device_id = _ptb_device_index(ptb_audio, device)
         try:
@@ -346,7 +356,7 @@ def _quiet():
 
 
 def open_player(
-    samples: np.ndarray,
+    samples: np.ndarray | Frames,
     rate_hz: int,
     backend: str,
     volume: float,
@@ -357,10 +367,11 @@ def open_player(
 
     Returns the player and a note on how the backend was chosen (for session.json).
     """
+    frames = as_frames(samples, rate_hz)
     if backend in ("auto", "ptb"):
-        failure = _ptb_works(rate_hz, samples.shape[1], device)
+        failure = _ptb_works(rate_hz, frames.channels, device)
         if failure is None:
-            return PtbPlayer(samples, rate_hz, volume, device, sync_every_s), "ptb probe played"
+            return PtbPlayer(frames, rate_hz, volume, device, sync_every_s), "ptb probe played"
         if backend == "ptb":
             raise DeviceError(
                 f'The ptb sound backend does not work here: {failure}. Set [audio] backend = "auto" or "sounddevice".'
@@ -369,13 +380,15 @@ def open_player(
         note = f"ptb unusable ({failure}); fell back to sounddevice"
     else:
         note = "sounddevice chosen in the protocol"
-    device_rate_hz = _sounddevice_rate(rate_hz, samples.shape[1], device)
+    device_rate_hz = _sounddevice_rate(rate_hz, frames.channels, device)
     if device_rate_hz != rate_hz:
         log.info("The sound output cannot play %d Hz; resampling the recording to %d Hz", rate_hz, device_rate_hz)
-        samples = resample(samples, rate_hz, device_rate_hz)
+        resampled = resample(whole(frames), rate_hz, device_rate_hz)  # in memory: rare, and resampling needs it
+        frames.close()
+        frames = as_frames(resampled, device_rate_hz)
         note += f"; resampled from {rate_hz} Hz to {device_rate_hz} Hz"
         rate_hz = device_rate_hz
-    return SoundDevicePlayer(samples, rate_hz, volume, device, sync_every_s), note
+    return SoundDevicePlayer(frames, rate_hz, volume, device, sync_every_s), note
 
 
 def _sounddevice_rate(rate_hz: int, channels: int, device: str | None) -> int:

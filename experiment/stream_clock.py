@@ -5,8 +5,12 @@ that buffer will be heard. Right after ``start()`` those figures lie: the sound 
 several buffers at once to fill its queue, and some (PulseAudio's null sink, measured here)
 then wait seconds before playing anything. Only once callbacks arrive at the pace the frames
 are played is ``DAC time = onset + frame / rate`` true. :class:`StreamClock` waits for that
-steady state, fits the line (its slope follows the sound card's clock), and gives any frame's
-output time from it, with the residuals that say how well it holds.
+steady state, fits the line, and gives any frame's output time from it, with the residuals
+that say how well it holds. The line's slope (the sound card's clock against the computer's,
+tens to hundreds of ppm) is fitted once 30 s have played; a shorter span would turn callback
+jitter into a false rate, so until then the nominal rate is used with the offset of the last
+two seconds (their median), which follows the card's clock closely enough. The whole
+playback's line (``recent=False``) is always fitted: its slope is the card's measured rate.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ import numpy as np
 
 STEADY_CALLBACKS = 10  # this many in a row at the playing pace make a steady stream
 MAX_RESIDUAL_S = 0.001  # ... their DAC times within this of one line
-RECENT_CALLBACKS = 400  # the running fit follows the last ones (a drifting sound card clock)
+SLOPE_SPAN_S = 30.0  # the sound card's clock rate is fitted over at least this much playing ...
+RECENT_S = 120.0  # ... and over the last two minutes at most (it can wander)
+RECENT_OFFSET_S = 2.0  # before that, the offset is the median over the last two seconds
 
 
 @dataclass(frozen=True)
@@ -65,17 +71,38 @@ class StreamClock:
         return fit.residual_max_s < MAX_RESIDUAL_S
 
     def fit(self, recent: bool = True) -> Fit | None:
-        """The line through the steady callbacks (the last ``RECENT_CALLBACKS`` if ``recent``)."""
+        """The line through the steady callbacks (the last ``RECENT_S`` of them if ``recent``)."""
         if self.steady_from is None:
             return None
-        first = max(self.steady_from, len(self.frames) - RECENT_CALLBACKS) if recent else self.steady_from
-        return _line(np.array(self.frames[first:], dtype=np.float64), np.array(self.dac_s[first:]))
+        frames = np.array(self.frames[self.steady_from :], dtype=np.float64)
+        dac = np.array(self.dac_s[self.steady_from :])
+        if not recent:
+            return _line(frames, dac)
+        if (frames[-1] - frames[0]) / self.rate_hz < SLOPE_SPAN_S:
+            keep = frames >= frames[-1] - RECENT_OFFSET_S * self.rate_hz
+            return _offset_only(frames[keep], dac[keep], 1.0 / self.rate_hz)
+        keep = frames >= frames[-1] - RECENT_S * self.rate_hz
+        return _line(frames[keep], dac[keep])
 
     def latency_s(self) -> float | None:
         """Median time from a callback to its buffer being heard, over the steady callbacks."""
         if self.steady_from is None:
             return None
         return float(np.median(np.subtract(self.dac_s[self.steady_from :], self.wall_s[self.steady_from :])))
+
+
+def _offset_only(frames: np.ndarray, dac_s: np.ndarray, seconds_per_frame: float) -> Fit:
+    origin = dac_s[0]
+    offsets = dac_s - origin - frames * seconds_per_frame
+    intercept = float(np.median(offsets))
+    residuals = offsets - intercept
+    return Fit(
+        float(origin + intercept),
+        seconds_per_frame,
+        float(np.sqrt(np.mean(residuals**2))),
+        float(np.max(np.abs(residuals))),
+        len(frames),
+    )
 
 
 def _line(frames: np.ndarray, dac_s: np.ndarray) -> Fit:

@@ -137,3 +137,29 @@ def test_eleven_minute_recordings_pass_the_full_protocol_and_start_playing(tmp_p
     finally:
         player.stop()
         player.close()
+
+
+def test_a_recording_is_streamed_from_its_file_in_blocks_never_held_whole(tmp_path):
+    import time
+
+    from experiment.frames import FileFrames
+
+    path = tmp_path / "long.wav"
+    rng = np.random.default_rng(0)
+    samples = (rng.normal(0, 3000, (30 * SAMPLE_RATE_HZ, 2))).astype(np.int16)
+    soundfile.write(path, samples, SAMPLE_RATE_HZ, subtype="PCM_16")
+    frames = FileFrames(path, ahead_s=2.0, block_s=0.5)
+    try:
+        assert frames.wait_ready() and (frames.total_frames, frames.channels) == (len(samples), 2)
+        most_held, position, chunk = 0, 0, 2048
+        while position < frames.total_frames:
+            block = frames.read(position, chunk)
+            assert np.array_equal(block, samples[position : position + chunk]), position
+            position += len(block)
+            most_held = max(most_held, sum(len(b) for _, b in frames._blocks))
+            if position % (SAMPLE_RATE_HZ // 2) < chunk:
+                time.sleep(0.002)  # let the decoder catch up, as real time does
+        assert frames.underruns == 0
+        assert most_held <= 3.0 * SAMPLE_RATE_HZ  # 2 s ahead plus the block being played: never the 30 s
+    finally:
+        frames.close()
