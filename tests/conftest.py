@@ -261,3 +261,22 @@ def ledger_location(request, tmp_path):
         return str(tmp_path / "ledger.sqlite")
     server = request.getfixturevalue("postgres_server")
     return server.new_database(f"ledger_{os.getpid()}_{time.monotonic_ns()}")
+
+
+# Tests that need real parts (a session, Xvfb, PulseAudio, socat, xdotool, PostgreSQL) and run in
+# real time are marked slow; 'pytest -m "not slow"' is the fast tier (and all Windows and macOS run).
+REAL_PART_FIXTURES = {"tty_pair", "make_tty_pair", "sound_server", "postgres_server", "session_in_every_format"}
+SESSION_MODULES = {
+    "test_session", "test_participant_input", "test_preflight", "test_guide_screens", "test_console_window",
+    "test_session_allocation", "test_launchers", "test_bids",
+}  # fmt: skip
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        uses = set(getattr(item, "fixturenames", ()))
+        ledger = "ledger_location" in uses and "postgresql" in item.name
+        if item.module.__name__ in SESSION_MODULES or uses & REAL_PART_FIXTURES or ledger:
+            item.add_marker(pytest.mark.slow)
+        if item.get_closest_marker("timing"):
+            item.add_marker(pytest.mark.slow)
