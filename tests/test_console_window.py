@@ -32,15 +32,24 @@ def _xdotool(display: str, *args: str) -> str:
 
 
 def test_second_screen_shows_the_console_window(tmp_path, two_screens):
+    # 20-second rests: on a busy machine the console's own process (Qt) can take a while to show
     protocol = write_protocol(
-        tmp_path / "protocol", rest_s=4.0, edit=lambda t: t.replace("blind = false", "blind = true")
+        tmp_path / "protocol", rest_s=20.0, edit=lambda t: t.replace("blind = false", "blind = true")
     )
     data = tmp_path / "data"
     env = os.environ | {"DISPLAY": two_screens}
     args = ("--protocol", str(protocol), "--autopilot", "--participant", "P061", "--data-dir", str(data), "--windowed")
     proc = subprocess.Popen(session_command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
-        wait_for(lambda: _console_windows(two_screens), 90, "the console window")
+        try:
+            wait_for(lambda: _console_windows(two_screens) or proc.poll() is not None, 90, "the console window")
+        except AssertionError:
+            proc.kill()
+            out, err = proc.communicate()
+            said = f"{out[-2000:]}\n{err[-2000:]}"
+            raise AssertionError(f"no console window after 90 s; the session said:\n{said}") from None
+        ended = proc.poll() is not None
+        assert not ended, "the session ended before its console window appeared: " + "".join(proc.communicate())
         window = _console_windows(two_screens)[0]
         wait_for(lambda: "phase 2/7 baseline" in _xdotool(two_screens, "getwindowname", window), 60, "the baseline")
         title = _xdotool(two_screens, "getwindowname", window)
