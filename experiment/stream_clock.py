@@ -7,10 +7,10 @@ then wait seconds before playing anything. Only once callbacks arrive at the pac
 are played is ``DAC time = onset + frame / rate`` true. :class:`StreamClock` waits for that
 steady state, fits the line, and gives any frame's output time from it, with the residuals
 that say how well it holds. The line's slope (the sound card's clock against the computer's,
-tens to hundreds of ppm) is fitted once 30 s have played; a shorter span would turn callback
-jitter into a false rate, so until then the nominal rate is used with the offset of the last
-two seconds (their median), which follows the card's clock closely enough. The whole
-playback's line (``recent=False``) is always fitted: its slope is the card's measured rate.
+tens to hundreds of ppm) is fitted once 5 s have played (the slope of a shorter span is mostly
+callback jitter); until then the nominal rate is used with the median offset of the steady
+callbacks. The whole playback's line (``recent=False``) is always fitted: its slope is the
+card's measured rate.
 """
 
 from __future__ import annotations
@@ -21,9 +21,8 @@ import numpy as np
 
 STEADY_CALLBACKS = 10  # this many in a row at the playing pace make a steady stream
 MAX_RESIDUAL_S = 0.001  # ... their DAC times within this of one line
-SLOPE_SPAN_S = 30.0  # the sound card's clock rate is fitted over at least this much playing ...
+SLOPE_SPAN_S = 5.0  # the sound card's clock rate is fitted over at least this much playing ...
 RECENT_S = 120.0  # ... and over the last two minutes at most (it can wander)
-RECENT_OFFSET_S = 2.0  # before that, the offset is the median over the last two seconds
 
 
 @dataclass(frozen=True)
@@ -79,8 +78,7 @@ class StreamClock:
         if not recent:
             return _line(frames, dac)
         if (frames[-1] - frames[0]) / self.rate_hz < SLOPE_SPAN_S:
-            keep = frames >= frames[-1] - RECENT_OFFSET_S * self.rate_hz
-            return _offset_only(frames[keep], dac[keep], 1.0 / self.rate_hz)
+            return _offset_only(frames, dac, 1.0 / self.rate_hz)
         keep = frames >= frames[-1] - RECENT_S * self.rate_hz
         return _line(frames[keep], dac[keep])
 
