@@ -26,6 +26,7 @@ from experiment.ui.soundcheck import calibration_tone, run_sound_check
 log = logging.getLogger(__name__)
 AUDIO_START_TIMEOUT_S = 10.0  # the sound system's queue filling (2 s on PulseAudio) and a steady stream
 ONSET_AGREEMENT_S = 0.001  # onset estimates further apart than this are an incident
+UNSTEADY_MS = 5.0  # output buffers further than this from the stream's line: playback stuttered
 AUDIO_STALL_S = 3.0
 
 
@@ -277,6 +278,14 @@ class Session:
                     f"audio_onset marker) at {onset_s:.4f} s: {1000 * (timing[key] - onset_s):+.1f} ms; "
                     "the fit is kept",
                 )
+        strayed = timing.get("fit_residual_max_ms", 0.0)
+        if strayed > UNSTEADY_MS:
+            self.incident(
+                "audio_unsteady",
+                f"the sound output did not keep time: its buffers strayed up to {strayed:.1f} ms from one line "
+                f"(rms {timing['fit_residual_rms_ms']:.1f} ms), as when the computer is too busy or the sound "
+                "system runs short; the sync markers follow what was really played",
+            )
         return timing
 
     def _send_syncs(self, already_sent: int) -> int:
