@@ -130,6 +130,6 @@ def whole(frames: Frames) -> np.ndarray:
     """All frames in memory (for a backend that needs the whole buffer, such as ptb)."""
     if isinstance(frames, ArrayFrames):
         return frames.samples
-    import soundfile
+    from experiment.audio import load_samples
 
-    return soundfile.read(frames.path, dtype="int16", always_2d=True)[0]
+    return load_samples(frames.path)[0]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experiment.analysis.align import align, phase_windows, phases_from_events
+from experiment.analysis.align import Alignment, align, phase_windows, phases_from_events
 from experiment.analysis.cardiac import detect_beats, segment_metrics
 from experiment.analysis.electrodermal import EdaResult, segment_level, usable_samples
 from experiment.analysis.recorders import EXTENSIONS, Columns, Recording, find_export, read_recording
@@ -61,12 +61,7 @@ def analyse_session(folder: Path, physio_dir: Path, columns: Columns) -> Session
     """One session: never raises for a bad recording; the result carries the problem instead
     (with whatever could still be measured: a truncated recording keeps its covered phases)."""
     record, unreadable = _session_record(folder)
-    result = SessionResult(
-        str(record.get("participant") or folder.parent.name.removeprefix("sub-")),
-        _session_number(record, folder),
-        str(record.get("group", "")),
-        folder,
-    )
+    result = SessionResult(record["participant"], record["session"], str(record.get("group", "")), folder)
     try:
         if unreadable:
             raise DataError(unreadable)
@@ -74,6 +69,23 @@ def analyse_session(folder: Path, physio_dir: Path, columns: Columns) -> Session
     except (ExperimentError, OSError, ValueError) as err:
         result.problem = str(err)
     return result
+
+
+def read_session(folder: Path) -> dict:
+    """session.json with ``participant`` and ``session`` always set (from the folder names where
+    the file lacks them); DataError when it cannot be read."""
+    record, unreadable = _session_record(folder)
+    if unreadable:
+        raise DataError(unreadable)
+    return record
+
+
+def session_events(folder: Path, record: dict) -> tuple[list[dict], list[dict]]:
+    """events.csv's rows, and the session's phases: session.json's, else from events.csv."""
+    with (folder / "events.csv").open(newline="") as handle:
+        events = list(csv.DictReader(handle))
+    phases = [p for p in record.get("phases") or [] if p.get("end_s") is not None]
+    return events, phases or phases_from_events(events, str(folder))
 
 
 def _session_number(record: dict, folder: Path) -> int:
@@ -85,15 +97,19 @@ def _session_number(record: dict, folder: Path) -> int:
 
 
 def _session_record(folder: Path) -> tuple[dict, str | None]:
-    """session.json as a dict, or an empty one and the sentence saying why it cannot be read."""
+    """session.json as a dict (participant and session filled in from the folder names where
+    missing), and the sentence saying why it cannot be read, or None."""
     path = folder / "session.json"
+    unreadable = None
     try:
         record = json.loads(path.read_text())
     except (OSError, ValueError) as err:
-        return {}, f"{path} cannot be read ({err}): restore it from the backup or the session log."
+        record, unreadable = {}, f"{path} cannot be read ({err}): restore it from the backup or the session log."
     if not isinstance(record, dict):
-        return {}, f"{path} is not a session record: restore it from the backup."
-    return record, None
+        record, unreadable = {}, f"{path} is not a session record: restore it from the backup."
+    record["participant"] = str(record.get("participant") or folder.parent.name.removeprefix("sub-"))
+    record["session"] = _session_number(record, folder)
+    return record, unreadable
 
 
 def _analyse(result: SessionResult, record: dict, folder: Path, physio_dir: Path, columns: Columns) -> None:
@@ -102,14 +118,15 @@ def _analyse(result: SessionResult, record: dict, folder: Path, physio_dir: Path
         extensions = "/".join(EXTENSIONS)
         raise DataError(f"no recording sub-{result.participant}_ses-{result.session}_physio{extensions}")
     recording = read_recording(export, columns)
-    with (folder / "events.csv").open(newline="") as handle:
-        events = list(csv.DictReader(handle))
-    phases = [p for p in record.get("phases") or [] if p.get("end_s") is not None]
-    measure(result, events, phases or phases_from_events(events, str(folder)), recording, str(folder))
+    events, phases = session_events(folder, record)
+    measure(result, events, phases, recording, str(folder))
 
 
-def measure(result: SessionResult, events: list[dict], phases: list[dict], recording: Recording, where: str) -> None:
-    """Align ``recording`` to the session's ``events``, then fill ``result`` phase by phase.
+def measure(
+    result: SessionResult, events: list[dict], phases: list[dict], recording: Recording, where: str
+) -> Alignment:
+    """Align ``recording`` to the session's ``events``, then fill ``result`` phase by phase;
+    returns the alignment.
 
     ``events``: events.csv rows (time_s, code, label, sent_ok as text); ``phases``: name, kind,
     start_s, end_s on the session clock. Raises DataError for a recording that cannot be used.
@@ -158,6 +175,7 @@ def measure(result: SessionResult, events: list[dict], phases: list[dict], recor
     if beats.flat_windows.mean() > 0.5:
         problems.append("the ECG is flat (no heart beats): electrodes off or the wrong channel exported")
     result.problem = "; ".join(problems) or None
+    return alignment
 
 
 def _measures(recording, beats, usable, start: float, end: float) -> dict:
@@ -182,11 +200,6 @@ def _measures(recording, beats, usable, start: float, end: float) -> dict:
 
 def _round(value: float, digits: int):
     return "" if value is None or np.isnan(value) else round(float(value), digits)
-
-
-def analyse_all(sessions: list[Path], physio_dir: Path, columns: Columns, jobs: int | None = None):
-    """Every session, ``jobs`` at a time; yields SessionResult in completion order."""
-    yield from in_parallel(analyse_session, [(folder, physio_dir, columns) for folder in sessions], jobs)
 
 
 def in_parallel(job, argument_lists: list[tuple], jobs: int | None = None):

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import experiment
+from experiment.analysis.pipeline import SessionResult, find_sessions, measure, read_session, session_events
 from experiment.analysis.recorders import Columns, find_export, read_recording
 from experiment.bids import tables
 from experiment.bids.layout import BIDS_VERSION, DERIVATIVE, TASK, SessionRun, label
@@ -43,14 +44,12 @@ class Export:
 
 def export(data_dir: Path, out: Path, physio_dir: Path | None = None, columns: Columns | None = None,
            protocol: Path | None = None) -> Export:  # fmt: skip
-    from experiment.analysis.pipeline import find_sessions
-
     folders = find_sessions(data_dir)
     if not folders:
         raise DataError(f"No session folders (sub-*/ses-*/session.json) under {data_dir}: check --data-dir.")
     if physio_dir is not None and not physio_dir.is_dir():
         raise DataError(f"The recordings folder {physio_dir} does not exist: check --physio-dir.")
-    records = {folder: _record(folder) for folder in folders}
+    records = {folder: read_session(folder) for folder in folders}
     study = _study_protocol(records, protocol)
     staging = out.with_name(f".{out.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
@@ -76,10 +75,12 @@ def _build(root: Path, old: Path, records: dict, study, physio_dir, columns) -> 
             record = records[folder]
             run = SessionRun(participant, session, int(record.get("run", 1)), len(folders) > 1)
             codes |= record.get("marker_codes") or {}
-            written, phases = _session_files(root, run, folder, record)
+            events, phases = session_events(folder, record)
+            written = _session_files(root, run, folder, events, phases)
             phase_kinds |= {p["name"]: p.get("kind", "") for p in phases}
             if physio_dir is not None:
-                written += _recording(root, run, folder, record, phases, physio_dir, columns, summary, analysis)
+                written += _recording(root, run, folder, record, (events, phases), physio_dir, columns, summary,
+                                      analysis)  # fmt: skip
             started = str(record.get("started_at", ""))[:19] or "n/a"
             scans.setdefault(run.scans, []).extend({"filename": f, "acq_time": started} for f in written)
             summary.runs += 1
@@ -96,12 +97,7 @@ def _build(root: Path, old: Path, records: dict, study, physio_dir, columns) -> 
     return summary
 
 
-def _session_files(root: Path, run: SessionRun, folder: Path, record: dict) -> tuple[list[Path], list[dict]]:
-    from experiment.analysis.align import phases_from_events
-
-    events = tables.read_csv(folder / "events.csv")
-    phases = [p for p in record.get("phases") or [] if p.get("end_s") is not None]
-    phases = phases or phases_from_events(events, str(folder))
+def _session_files(root: Path, run: SessionRun, folder: Path, events: list[dict], phases: list[dict]) -> list[Path]:
     _tsv(root / run.beh("events.tsv"), tables.EVENT_COLUMNS, tables.event_rows(events, phases))
     written = [run.beh("events.tsv")]
     responses = folder / "responses.csv"
@@ -113,24 +109,22 @@ def _session_files(root: Path, run: SessionRun, folder: Path, record: dict) -> t
     for item in folder.iterdir():  # the session's own record, as it was written
         if item.is_file():
             shutil.copy2(item, source / item.name)
-    return written, phases
+    return written
 
 
-def _recording(root, run, folder, record, phases, physio_dir, columns, summary, analysis) -> list[Path]:
-    from experiment.analysis.align import align
-    from experiment.analysis.pipeline import SessionResult, measure
+def _recording(root, run, folder, record, session, physio_dir, columns, summary, analysis) -> list[Path]:
     from experiment.bids.physio import write_physio
+
+    events, phases = session
 
     path = find_export(physio_dir, run.participant, run.session)
     if path is None:
         return []
     try:
         recording = read_recording(path, columns)
-        events = tables.read_csv(folder / "events.csv")
-        alignment = align(recording.markers.times_s, recording.markers.codes, events, recording.markers.source)
-        written = write_physio(root, run, recording, alignment)
         result = SessionResult(run.participant, run.session, str(record.get("group", "")), folder)
-        measure(result, events, phases, recording, str(folder))
+        alignment = measure(result, events, phases, recording, str(folder))
+        written = write_physio(root, run, recording, alignment)
     except ExperimentError as err:
         summary.problems.append(f"sub-{run.participant} ses-{run.session}: {err}")
         return []
@@ -256,16 +250,6 @@ def _study_protocol(records: dict, protocol: Path | None) -> Study:
         groups = {key: str(group.get("label", "")) for key, group in (data.get("groups") or {}).items()}
         return Study(str((data.get("study") or {}).get("name", "")), groups, banks)
     return Study("", {}, {})
-
-
-def _record(folder: Path) -> dict:
-    try:
-        record = json.loads((folder / "session.json").read_text())
-    except (OSError, ValueError) as err:
-        raise DataError(f"{folder / 'session.json'} cannot be read ({err}): restore it before exporting.") from None
-    record.setdefault("participant", folder.parent.name.removeprefix("sub-"))
-    record.setdefault("session", int(folder.name.removeprefix("ses-").split("_")[0]))
-    return record
 
 
 def _swap(staging: Path, out: Path) -> None:

@@ -42,10 +42,10 @@ def read_brainvision(path: Path) -> RecorderFile:
 def read_edf(path: Path) -> RecorderFile:
     bdf = path.suffix.lower() == ".bdf"
     raw = _mne_read(path, "read_raw_bdf" if bdf else "read_raw_edf")
-    units = _edf_units(path)
+    units, samples_per_record = _edf_signals(path)
     channels = _channels(raw, units)
     notes = []
-    if len({r for r in _edf_rates(path)}) > 1:
+    if len(set(samples_per_record)) > 1:
         notes.append(f"channels of different rates brought to {raw.info['sfreq']:g} Hz by MNE")
     status = next((c for c in channels if c.name.lower() == "status"), None) if bdf else None
     if status is not None:
@@ -111,26 +111,20 @@ def _vhdr_units(path: Path) -> dict[str, str]:
     return units
 
 
-def _edf_header(path: Path) -> tuple[int, bytes]:
+def _edf_signals(path: Path) -> tuple[dict[str, str], list[int]]:
+    """From the EDF/BDF header itself: each signal's label -> physical dimension, and each
+    signal's samples per data record (they differ where the channels' rates do)."""
     with path.open("rb") as handle:
         head = handle.read(256)
         count = int(head[252:256].decode("ascii", errors="replace").strip() or 0)
-        return count, handle.read(256 * count)
+        signals = handle.read(256 * count)
 
+    def field(offset: int, width: int) -> list[str]:  # one fixed-width field per signal
+        return [signals[offset + width * i : offset + width * (i + 1)].decode("latin-1").strip() for i in range(count)]
 
-def _edf_units(path: Path) -> dict[str, str]:
-    """Each signal's label -> its physical dimension, from the EDF/BDF header itself."""
-    count, signals = _edf_header(path)
-    labels = [signals[16 * i : 16 * i + 16].decode("latin-1").strip() for i in range(count)]
-    at = 16 * count + 80 * count
-    units = [signals[at + 8 * i : at + 8 * i + 8].decode("latin-1").strip() for i in range(count)]
-    return dict(zip(labels, units, strict=True))
-
-
-def _edf_rates(path: Path) -> list[int]:
-    count, signals = _edf_header(path)
-    at = count * (16 + 80 + 8 + 8 + 8 + 8 + 8 + 80)
-    return [int(signals[at + 8 * i : at + 8 * i + 8].decode("latin-1").strip() or 0) for i in range(count)]
+    labels, units = field(0, 16), field(96 * count, 8)  # after label (16) and transducer (80)
+    samples = field(count * (16 + 80 + 8 * 5 + 80), 8)  # after dimension, 4 ranges and prefilter
+    return dict(zip(labels, units, strict=True)), [int(n or 0) for n in samples]
 
 
 def _first_line(err: Exception) -> str:
