@@ -169,12 +169,11 @@ def run(options: RunOptions) -> int:
         closers.append(ledger.close)
         allocation = ledger.allocate(info.participant, info.stratum)
         group = protocol.groups[allocation.group]
-        samples = FileFrames(group.audio)  # decoded a few seconds ahead of playback, never whole
-        rate_hz = samples.rate_hz
+        recording = FileFrames(group.audio)  # decoded a few seconds ahead of playback, never whole
         audio_device = options.audio_device or info.audio_device or protocol.audio.device
         player, backend_note = open_player(
-            samples,
-            rate_hz,
+            recording,
+            recording.rate_hz,
             protocol.audio.backend,
             protocol.audio.volume,
             audio_device,

@@ -255,7 +255,9 @@ class PtbPlayer(_Playback):
         import psychtoolbox
         import psychtoolbox.audio as ptb_audio
 
-        samples = whole(as_frames(samples, rate_hz))  # PsychPortAudio plays from one buffer
+        source = as_frames(samples, rate_hz)
+        samples = whole(source)  # PsychPortAudio plays from one buffer
+        source.close()  # a file's decoder is not needed any more
         super().__init__(as_frames(samples, rate_hz), rate_hz, sync_every_s)
         self._get_secs = psychtoolbox.GetSecs
         device_id = _ptb_device_index(ptb_audio, device)
