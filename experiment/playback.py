@@ -15,6 +15,7 @@ probe fails or stalls (the ALSA ``pulse`` plugin stalls PsychPortAudio), saying 
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import io
 import logging
@@ -172,6 +173,18 @@ class SoundDevicePlayer(_Playback):
         if fit is None:  # never steady: the first sample's estimate and the nominal rate
             return self.onset_perf_s + (stream_frame - self._audio_start) / self.rate_hz
         return fit.at(stream_frame)
+
+    def stream_frame(self, audio_frame: int) -> int:
+        """The stream frame that plays the recording's ``audio_frame`` (after the leading silence)."""
+        return self._audio_start + audio_frame
+
+    def callback_time_of(self, stream_frame: int) -> float | None:
+        """When the program handed ``stream_frame`` to the sound system: its callback's time, plus
+        the frame's place in that buffer (the start of the output latency)."""
+        index = bisect.bisect_right(self.clock.frames, stream_frame) - 1
+        if index < 0:
+            return None
+        return self.clock.wall_s[index] + (stream_frame - self.clock.frames[index]) / self.rate_hz
 
     def _fill(self, outdata, frames: int) -> None:
         first = self._stream_frames - self._audio_start  # the recording's frame at this buffer's start
@@ -382,7 +395,7 @@ def open_player(
         note = f"ptb unusable ({failure}); fell back to sounddevice"
     else:
         note = "sounddevice chosen in the protocol"
-    device_rate_hz = _sounddevice_rate(rate_hz, frames.channels, device)
+    device_rate_hz = sounddevice_rate(rate_hz, frames.channels, device)
     if device_rate_hz != rate_hz:
         log.info("The sound output cannot play %d Hz; resampling the recording to %d Hz", rate_hz, device_rate_hz)
         resampled = resample(whole(frames), rate_hz, device_rate_hz)  # in memory: rare, and resampling needs it
@@ -393,7 +406,7 @@ def open_player(
     return SoundDevicePlayer(frames, rate_hz, volume, device, sync_every_s), note
 
 
-def _sounddevice_rate(rate_hz: int, channels: int, device: str | None) -> int:
+def sounddevice_rate(rate_hz: int, channels: int, device: str | None) -> int:
     """``rate_hz`` if the output plays it, else the output's own default rate."""
     import sounddevice
 

@@ -2,6 +2,7 @@
 
     python -m experiment preflight [--protocol FILE | --demo] [--marker-port PORT]
                                    [--marker-protocol NAME] [--data-dir DIR]
+                                   [--audio-loopback [--audio-input NAME]]
 
 Prints one line per check, PASS or FAIL, each failure with what to do, and exits non-zero
 when anything failed. Nothing here writes session data.
@@ -169,15 +170,22 @@ def preflight(
     marker_port: str | None,
     audio_device: str | None = None,
     ledger: str | None = None,
+    loopback_input: str | bool = False,
 ) -> list[Check]:
+    """Every check; ``loopback_input`` (an input name, or True for the default input) adds the
+    audio loopback self-test (experiment/loopback.py)."""
     try:
         protocol = check_protocol(protocol_path)
     except (ExperimentError, OSError) as err:
         return [Check("protocol and stimuli", False, str(err))]  # nothing else can be checked without it
     checks = [Check("protocol and stimuli", True, f"{protocol_path} valid; {len(protocol.groups)} recordings verified")]
-    checks.append(
-        run_check("sound output", lambda: check_audio(audio_device or protocol.audio.device, protocol.audio.volume))
-    )
+    output = audio_device or protocol.audio.device
+    checks.append(run_check("sound output", lambda: check_audio(output, protocol.audio.volume)))
+    if loopback_input:
+        from experiment.loopback import check_loopback
+
+        source = None if loopback_input is True else loopback_input
+        checks.append(run_check("audio loopback", lambda: check_loopback(output, source, protocol.audio.volume)))
     checks.append(run_check("marker device", lambda: check_marker_port(protocol, marker_protocol, marker_port)))
     checks.append(run_check("data folder", lambda: check_data_dir(data_dir)))
     checks.append(run_check("allocation ledger", lambda: check_ledger(ledger_location(ledger, data_dir), protocol)))
@@ -198,10 +206,21 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--marker-protocol", choices=PROTOCOLS)
     parser.add_argument("--marker-port")
     parser.add_argument("--audio-device")
+    parser.add_argument(
+        "--audio-loopback",
+        action="store_true",
+        help="also play clicks and record them through a cable from the output to the line input",
+    )
+    parser.add_argument("--audio-input", help="part of the line input's name (default: the default input)")
     parser.add_argument("--ledger", help="allocation ledger file or postgresql:// URL (default DATA/allocation.sqlite)")
     args = parser.parse_args(argv)
     protocol = args.protocol or (DEMO_PROTOCOL if args.demo else DEFAULT_PROTOCOL)
-    checks = preflight(protocol, args.data_dir, args.marker_protocol, args.marker_port, args.audio_device, args.ledger)
+    if args.audio_input and not args.audio_loopback:
+        parser.error("--audio-input names the loopback's line input: add --audio-loopback")
+    loopback = (args.audio_input or True) if args.audio_loopback else False
+    checks = preflight(
+        protocol, args.data_dir, args.marker_protocol, args.marker_port, args.audio_device, args.ledger, loopback
+    )
     for check in checks:
         print(check.line())
     failed = [c for c in checks if not c.ok]

@@ -8,8 +8,8 @@ are played is ``DAC time = onset + frame / rate`` true. :class:`StreamClock` wai
 steady state, fits the line, and gives any frame's output time from it, with the residuals
 that say how well it holds. The line's slope (the sound card's clock against the computer's,
 tens to hundreds of ppm) is fitted once 5 s have played (the slope of a shorter span is mostly
-callback jitter); until then the nominal rate is used with the median offset of the steady
-callbacks. The whole playback's line (``recent=False``) is always fitted: its slope is the
+callback jitter); until then the nominal rate is used with the median offset of the last
+second's callbacks. The whole playback's line (``recent=False``) is always fitted: its slope is the
 card's measured rate.
 """
 
@@ -23,6 +23,7 @@ STEADY_CALLBACKS = 10  # this many in a row at the playing pace make a steady st
 MAX_RESIDUAL_S = 0.001  # ... their DAC times within this of one line
 SLOPE_SPAN_S = 5.0  # the sound card's clock rate is fitted over at least this much playing ...
 RECENT_S = 120.0  # ... and over the last two minutes at most (it can wander)
+OFFSET_SPAN_S = 1.0  # before that, the offset at the nominal rate comes from the last second
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class StreamClock:
         audio_span_s = (frames[-1] - frames[0]) / self.rate_hz
         if audio_span_s <= 0 or (wall[-1] - wall[0]) < 0.7 * audio_span_s:
             return False  # still filling the queue: callbacks faster than the sound plays
-        fit = _line(frames, np.array(self.dac_s[-STEADY_CALLBACKS:]))
+        fit = line_fit(frames, np.array(self.dac_s[-STEADY_CALLBACKS:]))
         return fit.residual_max_s < MAX_RESIDUAL_S
 
     def fit(self, recent: bool = True) -> Fit | None:
@@ -76,11 +77,14 @@ class StreamClock:
         frames = np.array(self.frames[self.steady_from :], dtype=np.float64)
         dac = np.array(self.dac_s[self.steady_from :])
         if not recent:
-            return _line(frames, dac)
+            return line_fit(frames, dac)
         if (frames[-1] - frames[0]) / self.rate_hz < SLOPE_SPAN_S:
-            return _offset_only(frames, dac, 1.0 / self.rate_hz)
+            # The nominal rate is off the card's by up to hundreds of ppm: the offset follows the
+            # last second only, so that error cannot build up over the first seconds.
+            last = frames >= frames[-1] - OFFSET_SPAN_S * self.rate_hz
+            return _offset_only(frames[last], dac[last], 1.0 / self.rate_hz)
         keep = frames >= frames[-1] - RECENT_S * self.rate_hz
-        return _line(frames[keep], dac[keep])
+        return line_fit(frames[keep], dac[keep])
 
     def latency_s(self) -> float | None:
         """Median time from a callback to its buffer being heard, over the steady callbacks."""
@@ -103,7 +107,7 @@ def _offset_only(frames: np.ndarray, dac_s: np.ndarray, seconds_per_frame: float
     )
 
 
-def _line(frames: np.ndarray, dac_s: np.ndarray) -> Fit:
+def line_fit(frames: np.ndarray, dac_s: np.ndarray) -> Fit:
     origin = dac_s[0]  # fitted relative to the first point: perf_counter values are large
     slope, intercept = np.polyfit(frames, dac_s - origin, 1) if len(frames) > 1 else (0.0, 0.0)
     residuals = dac_s - origin - (intercept + slope * frames)

@@ -1,0 +1,92 @@
+"""The audio loopback self-test on this machine's PulseAudio: the null sink's monitor is the cable."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import REPO
+
+from experiment import loopback
+from experiment.playback import SoundDevicePlayer
+
+
+def preflight_with_loopback(tmp_path, *args: str, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "experiment", "preflight", "--demo", "--data-dir", str(tmp_path), *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        env=env,
+    )
+
+
+@pytest.mark.timing
+def test_the_markers_agree_with_the_recorded_clicks_within_a_millisecond(tmp_path, sound_server):
+    result = preflight_with_loopback(tmp_path, "--audio-loopback")
+    assert result.returncode == 0, result.stdout + result.stderr
+    line = next(line for line in result.stdout.splitlines() if line.startswith("[PASS] audio loopback"))
+    figures = re.search(
+        r"onset marker ([-+.\d]+) ms and sync markers within ([.\d]+) ms .*\((\d+) of 20 measured\); "
+        r"output latency ([.\d]+) ms, jitter ([.\d]+) ms SD \(PortAudio reports ([.\d]+) ms\)",
+        line,
+    )
+    assert figures, line
+    onset, worst_sync, measured, latency, jitter, reported = (float(x) for x in figures.groups())
+    assert abs(onset) <= 1.0 and worst_sync <= 1.0 and measured >= 16
+    assert abs(latency - reported) < 5 and jitter < 2  # the round trip is what PortAudio says, near enough
+    assert "READY: 7 of 7" in result.stdout
+
+
+def test_a_marker_three_milliseconds_late_fails_the_test(monkeypatch, sound_server):
+    class LatePlayer(SoundDevicePlayer):
+        def output_time(self, stream_frame: float) -> float:
+            return super().output_time(stream_frame) + 0.003
+
+    monkeypatch.setattr(loopback, "SoundDevicePlayer", LatePlayer)
+    result = loopback.run_loopback(None, None)
+    assert not result.passed
+    assert result.clicks_measured >= 16
+    assert 2.0 < result.onset_error_s * 1000 < 4.0
+    with pytest.raises(loopback.DeviceError, match="more than 1 ms off the recorded sound"):
+        monkeypatch.setattr(loopback, "run_loopback", lambda *args: result)
+        loopback.check_loopback(None, None, 1.0)
+
+
+def test_no_cable_is_named_with_what_to_do(tmp_path, sound_server):
+    env = os.environ | sound_server.env()
+    module = subprocess.run(
+        ["pactl", "load-module", "module-null-source", "source_name=unplugged"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    try:
+        result = preflight_with_loopback(tmp_path, "--audio-loopback", env=env | {"PULSE_SOURCE": "unplugged"})
+    finally:
+        subprocess.run(["pactl", "unload-module", module], env=env, check=True)
+    assert result.returncode == 1
+    assert "[FAIL] audio loopback: No click came back on the sound input" in result.stdout
+    assert "line input" in result.stdout and "Traceback" not in result.stderr
+    assert "NOT READY: 6 of 7" in result.stdout
+
+
+def test_an_input_without_the_loopback_is_refused(tmp_path):
+    result = preflight_with_loopback(tmp_path, "--audio-input", "USB")
+    assert result.returncode == 2
+    assert "--audio-input names the loopback's line input: add --audio-loopback" in result.stderr
+
+
+def test_clicks_are_found_where_they_begin():
+    train = loopback.click_train(48_000, clicks=4, period_s=0.5)[:, 0].astype(float) / 32767
+    recorded = 0.3 * np.concatenate([np.zeros(123), train]) + 0.001 * np.sin(np.arange(123 + len(train)))
+    starts, peak = loopback.find_clicks(recorded, 48_000, 0.5)
+    lead = round(loopback.LEAD_S * 48_000)
+    assert starts == [123 + lead + k * 24_000 for k in range(4)]
+    assert peak == pytest.approx(0.15, abs=0.002)
