@@ -19,25 +19,24 @@ import argparse
 import sys
 from pathlib import Path
 
+from experiment.defaults import EXIT_INPUT, EXIT_OK
 from experiment.errors import ConfigError
 
 
 def check_protocol(path: Path) -> int:
-    from experiment.audio import check_stimulus
-    from experiment.config import load_protocol
+    from experiment.audio import load_checked_protocol
 
     try:
-        protocol = load_protocol(path)
-        for group in protocol.groups.values():
-            info = check_stimulus(group, protocol.audio)
-            rate = f"{info.sample_rate_hz} Hz  {info.channels} ch"
-            print(f"  {group.key:<4} {info.duration_s:7.1f} s  {rate}  {group.audio}")
+        protocol, stimuli = load_checked_protocol(path)
     except ConfigError as err:
         print(f"PROTOCOL NOT USABLE: {err}", file=sys.stderr)
-        return 2
+        return EXIT_INPUT
+    for key, info in stimuli.items():
+        rate = f"{info.sample_rate_hz} Hz  {info.channels} ch"
+        print(f"  {key:<4} {info.duration_s:7.1f} s  {rate}  {protocol.groups[key].audio}")
     phases = ", ".join(p.name + (f" ({p.duration_s:g} s)" if p.duration_s else "") for p in protocol.phases)
     print(f"{protocol.path}: OK\n  {protocol.name}\n  phases: {phases}\n  sha256: {protocol.sha256}")
-    return 0
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,16 +89,16 @@ def main(argv: list[str] | None = None) -> int:
         from experiment.markers.ports import describe_ports
 
         print(describe_ports())
-        return 0
+        return EXIT_OK
     if args.command == "check-protocol":
         return check_protocol(args.protocol)
     from experiment.config import file_sha256
 
     if not args.file.is_file():
         print(f"{args.file} does not exist.", file=sys.stderr)
-        return 2
+        return EXIT_INPUT
     print(file_sha256(args.file))
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

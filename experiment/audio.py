@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from experiment.config import AudioSettings, Group, file_sha256
+from experiment.config import AudioSettings, Group, Protocol, file_sha256, load_protocol
 from experiment.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,12 @@ def check_stimulus(group: Group, settings: AudioSettings | None = None) -> Stimu
     if clipped:
         log.warning("%s has %d samples at full scale (clipping): consider a quieter export.", path.name, clipped)
     return StimulusInfo(path, sha, duration_s, rate, channels, float(peak_dbfs), clipped)
+
+
+def load_checked_protocol(path: Path) -> tuple[Protocol, dict[str, StimulusInfo]]:
+    """The protocol file and each group's recording checked, before anything else is opened."""
+    protocol = load_protocol(path)
+    return protocol, {key: check_stimulus(group, protocol.audio) for key, group in protocol.groups.items()}
 
 
 def load_samples(path: Path) -> tuple[np.ndarray, int]:

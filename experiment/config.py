@@ -322,11 +322,19 @@ def _read_audio(table: Table) -> AudioSettings:
     return audio
 
 
+def participant_id_problem(id_pattern: str, participant: str, where: str = "") -> str:
+    """What is wrong with ``participant`` as a pseudonym of the study ("" when nothing is)."""
+    if re.fullmatch(id_pattern, participant or ""):
+        return ""
+    source = f" (set in {where})" if where else ""
+    return (
+        f"Participant ID '{participant}' does not match the study's pattern {id_pattern}{source}: "
+        "type a pseudonym like P001, never a name."
+    )
+
+
 def check_participant_id(protocol: Protocol, participant: str) -> str:
     """Return ``participant`` if it matches the study's pseudonym pattern."""
-    if not re.fullmatch(protocol.id_pattern, participant or ""):
-        raise ConfigError(
-            f"Participant ID '{participant}' does not match the study's pattern "
-            f"{protocol.id_pattern} (set in {protocol.path.name}): type a pseudonym like P001, never a name."
-        )
+    if problem := participant_id_problem(protocol.id_pattern, participant, protocol.path.name):
+        raise ConfigError(problem)
     return participant

@@ -23,3 +23,8 @@ class AllocationError(ExperimentError):
 
 class SessionAborted(ExperimentError):
     """The technician ended the session (Escape, confirmed)."""
+
+
+def first_line(err: BaseException) -> str:
+    """The first line of a library's error message (some span pages), for our one sentence."""
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]

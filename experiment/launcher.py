@@ -10,20 +10,18 @@ from __future__ import annotations
 import argparse
 import hashlib
 import logging
-import platform
 import shutil
 import sys
 import tempfile
+from contextlib import ExitStack
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
-import experiment
 from experiment.allocation import describe_location, ledger_location
 from experiment.allocation.ledger import open_for_protocol
-from experiment.audio import check_stimulus
+from experiment.audio import load_checked_protocol
 from experiment.clock import SessionClock
-from experiment.config import MARKER_PROTOCOLS, Protocol, check_participant_id, load_protocol
+from experiment.config import Protocol, check_participant_id
 from experiment.console import TechnicianConsole
 from experiment.datastore import (
     EVENT_COLUMNS,
@@ -34,23 +32,32 @@ from experiment.datastore import (
     create_session_folder,
     existing_runs,
 )
+from experiment.defaults import (
+    DEFAULT_DATA_DIR,
+    DEFAULT_PROTOCOL,
+    DEMO_PROTOCOL,
+    EXIT_ABORTED,
+    EXIT_DEVICE,
+    EXIT_FAILED,
+    EXIT_INPUT,
+    EXIT_OK,
+)
 from experiment.errors import AllocationError, ConfigError, DataError, DeviceError, ExperimentError
 from experiment.frames import FileFrames
-from experiment.markers import MarkerSender, open_device
-from experiment.markers.device import SERIAL_PROTOCOLS, choose_device
+from experiment.logs import log_to_console, log_to_file
+from experiment.markers import MarkerSender
+from experiment.markers.device import PROTOCOLS as MARKER_PROTOCOLS
+from experiment.markers.device import choose_device, open_for_session
 from experiment.markers.lsl import LslOutlet
-from experiment.markers.ports import ftdi_latency_advice
-from experiment.paths import DEFAULT_DATA_DIR, DEFAULT_PROTOCOL, DEMO_PROTOCOL
 from experiment.playback import open_player
 from experiment.preflight import session_checks
+from experiment.record import RECORD_FILE, SessionRecord, first_fields, now_iso
 from experiment.resume import Interrupted, ask_to_resume, find_interrupted
-from experiment.session import Session, SessionRecord
+from experiment.session import Session
 from experiment.ui.dialog import SessionInfo
 from experiment.ui.display import require_screen
 
 log = logging.getLogger("experiment")
-EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_ABORTED, EXIT_DEVICE = 0, 1, 2, 3, 4
-PACKAGES = ("psychopy", "numpy", "pandas", "pyserial", "sounddevice", "soundfile", "psychtoolbox", "pyglet")
 
 
 @dataclass
@@ -128,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     # The marker thread must get the interpreter soon after the drawing thread lets go:
     # Python's default 5 ms switch interval would let a marker's write lag its timestamp.
     sys.setswitchinterval(0.0005)
-    _log_to_console()
+    log_to_console()
     options = options_from_args(args)
     try:
         return run(options)
@@ -141,124 +148,195 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(options: RunOptions) -> int:
-    protocol = load_protocol(options.protocol)
+    """Check, open, create, run, record: each step's resources closed in reverse on the way out."""
+    ready = _check_before_anything_is_opened(options)
+    if ready is None:
+        return _fail(EXIT_ABORTED, "The session dialog was cancelled; nothing was recorded.")
+    with ExitStack() as resources:
+        parts = _open_parts(ready, options, resources)
+        files = _create_session_files(ready, parts, options, resources)
+        session = _connect_session(ready, parts, files, options, resources)
+        status, message = _run_session(session)
+        if not session.markers.flush():
+            log.error("Some markers were still waiting to be written when the session ended.")
+        _record_outcome(parts.ledger, ready.protocol, ready.info, files.record, status)
+        files.record.update(
+            status=status,
+            ended_at=now_iso(),
+            duration_s=round(parts.clock.now(), 3),
+            marker_faults=session.markers.faults,
+            marker_reconnects=session.markers.reconnects,
+            marker_thread_priority=session.markers.thread_priority,
+            current_phase=None,
+            **({"message": message} if message else {}),
+        )
+        return _report(status, message, files.folder, session.markers.faults)
+
+
+@dataclass
+class Ready:
+    """What is known before anything is opened: a refusal here leaves nothing behind."""
+
+    protocol: Protocol
+    info: SessionInfo
+    marker_protocol: str
+    marker_port: str | None
+    stimuli: dict
+    previous: list[Path]
+    new_run: bool
+    resume: Interrupted | None
+
+
+@dataclass
+class Parts:
+    """The opened devices and the allocation, before the session folder exists."""
+
+    device: object
+    ledger: object
+    allocation: object
+    player: object
+    backend_note: str
+    audio_device: str | None
+    clock: SessionClock
+    autopilot: object
+    display: object
+
+
+@dataclass
+class Files:
+    folder: Path
+    record: SessionRecord
+    events: AppendOnlyCsv
+    responses: AppendOnlyCsv
+
+
+def _check_before_anything_is_opened(options: RunOptions) -> Ready | None:
+    protocol, stimuli = load_checked_protocol(options.protocol)
     marker_protocol, marker_port = choose_device(
         options.marker_protocol, options.marker_port, protocol.markers.protocol, protocol.markers.port, protocol.path
     )
     info = _session_info(options, protocol)
     if info is None:
-        return _fail(EXIT_ABORTED, "The session dialog was cancelled; nothing was recorded.")
+        return None
     check_participant_id(protocol, info.participant)
-    stimuli = {key: check_stimulus(group, protocol.audio) for key, group in protocol.groups.items()}
     previous = existing_runs(options.data_dir, info.participant, info.session)
     new_run, resume = options.new_run, None
     if previous and not new_run:
         resume = _offer_resume(previous[-1], protocol, info, options.autopilot)
         new_run = True
     require_screen()  # before anything is allocated or opened
-    options.data_dir.mkdir(parents=True, exist_ok=True)
-    device = open_device(marker_protocol, marker_port, protocol.markers.baudrate, protocol.markers.pulse_ms)
-    closers = [device.close]
-    if marker_protocol in SERIAL_PROTOCOLS and (advice := ftdi_latency_advice(device.port)):
-        log.warning("%s", advice)
-    try:
-        ledger_at = ledger_location(options.ledger, options.data_dir)
-        ledger = open_for_protocol(
-            ledger_at, protocol.allocation, list(protocol.groups), options.station, create_missing=not options.ledger
-        )
-        closers.append(ledger.close)
-        allocation = ledger.allocate(info.participant, info.stratum)
-        group = protocol.groups[allocation.group]
-        recording = FileFrames(group.audio)  # decoded a few seconds ahead of playback, never whole
-        audio_device = options.audio_device or info.audio_device or protocol.audio.device
-        player, backend_note = open_player(
-            recording,
-            recording.rate_hz,
-            protocol.audio.backend,
-            protocol.audio.volume,
-            audio_device,
-            protocol.markers.sync_interval_s,
-        )
-        closers.append(player.close)
-        clock = SessionClock()
-        autopilot = _make_autopilot(options, info)
-        from experiment.ui.checklist import show_checklist
-        from experiment.ui.display import Display
+    return Ready(protocol, info, marker_protocol, marker_port, stimuli, previous, new_run, resume)
 
-        display = Display(protocol.display, clock, autopilot, fullscreen=options.fullscreen)
-        closers.append(display.close)
-        if options.screenshots:  # moved into the session folder once it exists
-            display.screenshot_dir = Path(tempfile.mkdtemp(prefix="experiment-screens-"))
-        checks = session_checks(protocol, device.describe(), player.describe(), ledger, options.data_dir, display.win)
-        show_checklist(display, checks)
-        if failed := [c for c in checks if not c.ok]:
-            error = failed[0].error
-            raise error if isinstance(error, ExperimentError) else DataError(failed[0].detail)
-        folder = create_session_folder(options.data_dir, info.participant, info.session, new_run)
-        if options.screenshots:
-            early_shots, display.screenshot_dir = display.screenshot_dir, folder / "screenshots"
-            shutil.move(early_shots, display.screenshot_dir)
-        file_log = _log_to_file(folder / "session.log")
-        closers.append(lambda: logging.getLogger().removeHandler(file_log))
-        events = AppendOnlyCsv(folder / "events.csv", EVENT_COLUMNS)
-        responses = AppendOnlyCsv(folder / "responses.csv", RESPONSE_COLUMNS)
-        closers += [events.close, responses.close]
-        record = SessionRecord(folder / "session.json")
-        record.update(
-            **_initial_record(
-                protocol,
-                info,
-                options,
-                allocation,
-                group,
-                stimuli[group.key],
-                clock,
-                device.describe(),
-                player.describe() | {"backend_choice": backend_note},
-                previous,
-                autopilot,
-            )
-        )
-        log.info("Session folder: %s", folder)
-        log.info("Participant %s, session %s: ledger entry %d", info.participant, info.session, allocation.entry)
-        lsl = None
-        if marker_protocol == "lsl" or protocol.markers.lsl or options.marker_lsl:
-            lsl = LslOutlet(protocol.markers.codes)
-            closers.append(lsl.close)
-        markers = MarkerSender(device, protocol.markers.codes, clock, events, lsl)
-        closers.append(markers.close)
-        if resume is not None:
-            record.update(resumed_from=str(resume.folder), resumed_at_phase=resume.phase)
-            log.warning("Resuming %s at the start of phase '%s'", resume.folder.name, resume.phase)
-        shown_group = None if protocol.allocation.blind else group.key
-        window = _console_window(display.win)
-        if window is not None:
-            closers.append(window.close)
-        console = TechnicianConsole(info.participant, protocol.phases, markers, group=shown_group, window=window)
-        closers.append(console.close)
-        session = Session(protocol, group, clock, markers, display, player, responses, record, audio_device, console)
-        session.start_phase = resume.phase if resume else None
-        status, message = _run_session(session)
-        if not markers.flush():
-            log.error("Some markers were still waiting to be written when the session ended.")
-        _record_outcome(ledger, protocol, info, record, status)
-        record.update(
-            status=status,
-            ended_at=_now_iso(),
-            duration_s=round(clock.now(), 3),
-            marker_faults=markers.faults,
-            marker_reconnects=markers.reconnects,
-            marker_thread_priority=markers.thread_priority,
-            current_phase=None,
-            **({"message": message} if message else {}),
-        )
-        return _report(status, message, folder, markers.faults)
-    finally:
-        for close in reversed(closers):
-            try:
-                close()
-            except Exception as err:  # noqa: BLE001 - closing must never hide the session's own outcome
-                log.warning("While closing: %s", err)
+
+def _open_parts(ready: Ready, options: RunOptions, resources: ExitStack) -> Parts:
+    """Marker device, ledger (and the allocation), sound output and window; then the checklist."""
+    protocol, info = ready.protocol, ready.info
+    options.data_dir.mkdir(parents=True, exist_ok=True)
+    device, warning = open_for_session(ready.marker_protocol, ready.marker_port, protocol.markers)
+    _close_later(resources, device.close)
+    if warning:
+        log.warning("%s", warning)
+    ledger = open_for_protocol(
+        ledger_location(options.ledger, options.data_dir),
+        protocol.allocation,
+        list(protocol.groups),
+        options.station,
+        create_missing=not options.ledger,
+    )
+    _close_later(resources, ledger.close)
+    allocation = ledger.allocate(info.participant, info.stratum)
+    recording = FileFrames(protocol.groups[allocation.group].audio)  # decoded a few seconds ahead, never whole
+    audio_device = options.audio_device or info.audio_device or protocol.audio.device
+    audio = protocol.audio
+    player, note = open_player(
+        recording, recording.rate_hz, audio.backend, audio.volume, audio_device, protocol.markers.sync_interval_s
+    )
+    _close_later(resources, player.close)
+    clock = SessionClock()
+    autopilot = _make_autopilot(options, info)
+    from experiment.ui.checklist import show_checklist
+    from experiment.ui.display import Display
+
+    display = Display(protocol.display, clock, autopilot, fullscreen=options.fullscreen)
+    _close_later(resources, display.close)
+    if options.screenshots:  # moved into the session folder once it exists
+        display.screenshot_dir = Path(tempfile.mkdtemp(prefix="experiment-screens-"))
+    checks = session_checks(protocol, device.describe(), player.describe(), ledger, options.data_dir, display.win)
+    show_checklist(display, checks)
+    if failed := [c for c in checks if not c.ok]:
+        error = failed[0].error
+        raise error if isinstance(error, ExperimentError) else DataError(failed[0].detail)
+    return Parts(device, ledger, allocation, player, note, audio_device, clock, autopilot, display)
+
+
+def _create_session_files(ready: Ready, parts: Parts, options: RunOptions, resources: ExitStack) -> Files:
+    """The session folder with its log, events.csv, responses.csv and session.json."""
+    info, display = ready.info, parts.display
+    folder = create_session_folder(options.data_dir, info.participant, info.session, ready.new_run)
+    if options.screenshots:
+        early_shots, display.screenshot_dir = display.screenshot_dir, folder / "screenshots"
+        shutil.move(early_shots, display.screenshot_dir)
+    file_log = log_to_file(folder / "session.log")
+    _close_later(resources, lambda: logging.getLogger().removeHandler(file_log))
+    events = AppendOnlyCsv(folder / "events.csv", EVENT_COLUMNS)
+    _close_later(resources, events.close)
+    responses = AppendOnlyCsv(folder / "responses.csv", RESPONSE_COLUMNS)
+    _close_later(resources, responses.close)
+    record = SessionRecord(folder / RECORD_FILE)
+    group = ready.protocol.groups[parts.allocation.group]
+    run = {
+        "previous_runs": ready.previous,
+        "ledger": describe_location(ledger_location(options.ledger, options.data_dir)),
+    }
+    described = {
+        "markers": parts.device.describe(),
+        "audio": parts.player.describe() | {"backend_choice": parts.backend_note},
+        "autopilot": parts.autopilot,
+    }
+    stimulus = ready.stimuli[group.key]
+    record.update(**first_fields(ready.protocol, info, parts.allocation, group, stimulus, parts.clock, run, described))
+    log.info("Session folder: %s", folder)
+    log.info("Participant %s, session %s: ledger entry %d", info.participant, info.session, parts.allocation.entry)
+    if ready.resume is not None:
+        record.update(resumed_from=str(ready.resume.folder), resumed_at_phase=ready.resume.phase)
+        log.warning("Resuming %s at the start of phase '%s'", ready.resume.folder.name, ready.resume.phase)
+    return Files(folder, record, events, responses)
+
+
+def _connect_session(ready: Ready, parts: Parts, files: Files, options: RunOptions, resources: ExitStack) -> Session:
+    """Markers (and the LSL outlet), the technician's console, and the session walking the timeline."""
+    protocol = ready.protocol
+    lsl = None
+    if ready.marker_protocol == "lsl" or protocol.markers.lsl or options.marker_lsl:
+        lsl = LslOutlet(protocol.markers.codes)
+        _close_later(resources, lsl.close)
+    markers = MarkerSender(parts.device, protocol.markers.codes, parts.clock, files.events, lsl)
+    _close_later(resources, markers.close)
+    window = _console_window(parts.display.win)
+    if window is not None:
+        _close_later(resources, window.close)
+    group = protocol.groups[parts.allocation.group]
+    shown_group = None if protocol.allocation.blind else group.key
+    console = TechnicianConsole(ready.info.participant, protocol.phases, markers, group=shown_group, window=window)
+    _close_later(resources, console.close)
+    session = Session(
+        protocol, group, parts.clock, markers, parts.display, parts.player, files.responses, files.record,
+        parts.audio_device, console,
+    )  # fmt: skip
+    session.start_phase = ready.resume.phase if ready.resume else None
+    return session
+
+
+def _close_later(resources: ExitStack, close) -> None:
+    """Close on the way out; a failure to close is logged, never hiding the session's own outcome."""
+
+    def quietly() -> None:
+        try:
+            close()
+        except Exception as err:  # noqa: BLE001 - see above
+            log.warning("While closing: %s", err)
+
+    resources.callback(quietly)
 
 
 def _console_window(win):
@@ -353,87 +431,6 @@ def _make_autopilot(options: RunOptions, info: SessionInfo):
         seed = int(hashlib.sha256(f"{info.participant}/{info.session}".encode()).hexdigest()[:8], 16)
     log.info("Autopilot on (seed %d): a simulated participant answers every screen", seed)
     return Autopilot(seed)
-
-
-def _initial_record(
-    protocol, info, options, allocation, group, stimulus, clock, markers, audio, previous, autopilot
-) -> dict:
-    return {
-        "participant": info.participant,
-        "session": info.session,
-        "run": len(previous) + 1,
-        "previous_runs": [str(p) for p in previous],
-        "group": group.key,
-        "status": "running",
-        "started_at": clock.started_at_iso,
-        "ended_at": None,
-        "technician": info.technician,
-        "station": allocation.station,
-        "protocol_file": str(protocol.path),
-        "protocol_sha256": protocol.sha256,
-        "protocol_name": protocol.name,
-        "audio_file": str(group.audio),
-        "audio_sha256": stimulus.sha256,
-        "audio_duration_s": round(stimulus.duration_s, 3),
-        "audio_check": stimulus.as_record(),
-        "audio": audio,
-        "markers": markers,
-        "marker_codes": dict(protocol.markers.codes),
-        "marker_faults": 0,
-        "allocation": {
-            "ledger": describe_location(ledger_location(options.ledger, options.data_dir)),
-            "stratum": allocation.stratum or None,
-            "position": None if allocation.position is None else allocation.position + 1,
-            "replaces": allocation.replaces,
-            "allocated_at": allocation.allocated_at,
-            "station": allocation.station,
-            "ledger_entry": allocation.entry,
-            "entry_hash": allocation.hash,
-            "blind": protocol.allocation.blind,
-        },
-        "autopilot": {"seed": autopilot.seed} if autopilot else None,
-        "clock": "time.perf_counter (monotonic), seconds since started_at",
-        "software": _versions(),
-    }
-
-
-def _versions() -> dict:
-    versions = {
-        "experiment": experiment.__version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
-    for package in PACKAGES:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = None
-    return versions
-
-
-def _now_iso() -> str:
-    from datetime import datetime, timezone
-
-    return datetime.now(timezone.utc).astimezone().isoformat(timespec="milliseconds")
-
-
-def _log_to_console() -> None:
-    root = logging.getLogger()
-    if not any(getattr(h, "_experiment_console", False) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stdout)
-        # On a terminal, a log line first wipes the technician console's status line.
-        wipe = "\r\033[K" if sys.stdout.isatty() else ""
-        handler.setFormatter(logging.Formatter(wipe + "%(asctime)s  %(message)s", "%H:%M:%S"))
-        handler._experiment_console = True
-        root.addHandler(handler)
-    root.setLevel(logging.INFO)
-
-
-def _log_to_file(path: Path) -> logging.Handler:
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
-    logging.getLogger().addHandler(handler)
-    return handler
 
 
 def _fail(code: int, sentence: str) -> int:

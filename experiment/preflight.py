@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from experiment.allocation import ledger_location
+from experiment.audio import load_checked_protocol
+from experiment.defaults import EXIT_FAILED, EXIT_OK
 from experiment.errors import ExperimentError
 
 MIN_FREE_MB = 500  # a session writes well under 1 MB; leave room for the OS and backups
@@ -42,16 +44,6 @@ def run_check(name: str, check: Callable[[], str]) -> Check:
         return Check(name, True, check())
     except (ExperimentError, OSError) as err:
         return Check(name, False, str(err), err)
-
-
-def check_protocol(protocol_path: Path):
-    from experiment.audio import check_stimulus
-    from experiment.config import load_protocol
-
-    protocol = load_protocol(protocol_path)
-    for group in protocol.groups.values():
-        check_stimulus(group, protocol.audio)
-    return protocol
 
 
 def check_audio(device: str | None, volume: float) -> str:
@@ -86,22 +78,19 @@ def check_audio(device: str | None, volume: float) -> str:
 
 
 def check_marker_port(protocol, cli_protocol: str | None, cli_port: str | None) -> str:
-    from experiment.markers import open_device
-    from experiment.markers.device import SERIAL_PROTOCOLS, choose_device
-    from experiment.markers.ports import ftdi_latency_advice
+    from experiment.markers.device import choose_device, open_for_session
 
     markers = protocol.markers
     protocol_name, port = choose_device(cli_protocol, cli_port, markers.protocol, markers.port, protocol.path)
-    baudrate, pulse_ms = markers.baudrate, markers.pulse_ms
-    device = open_device(protocol_name, port, baudrate, pulse_ms)
+    device, warning = open_for_session(protocol_name, port, markers)
     try:
         device.set_code(255)  # a test pulse on every line
         time.sleep(device.hold_s)
         device.clear()
+        if protocol_name == "none":
+            return "none: markers are only logged (no recorder attached)"
         detail = f"{protocol_name}: port opened and a test pulse (255) sent"
-        if protocol_name in SERIAL_PROTOCOLS and (advice := ftdi_latency_advice(device.port)):
-            detail += f"; WARNING: {advice}"
-        return detail if protocol_name != "none" else "none: markers are only logged (no recorder attached)"
+        return detail + (f"; WARNING: {warning}" if warning else "")
     finally:
         device.close()
 
@@ -175,7 +164,7 @@ def preflight(
     """Every check; ``loopback_input`` (an input name, or True for the default input) adds the
     audio loopback self-test (experiment/loopback.py)."""
     try:
-        protocol = check_protocol(protocol_path)
+        protocol, _ = load_checked_protocol(protocol_path)
     except (ExperimentError, OSError) as err:
         return [Check("protocol and stimuli", False, str(err))]  # nothing else can be checked without it
     checks = [Check("protocol and stimuli", True, f"{protocol_path} valid; {len(protocol.groups)} recordings verified")]
@@ -196,8 +185,8 @@ def preflight(
 def main(argv: list[str]) -> int:
     import argparse
 
+    from experiment.defaults import DEFAULT_DATA_DIR, DEFAULT_PROTOCOL, DEMO_PROTOCOL
     from experiment.markers.device import PROTOCOLS
-    from experiment.paths import DEFAULT_DATA_DIR, DEFAULT_PROTOCOL, DEMO_PROTOCOL
 
     parser = argparse.ArgumentParser(prog="python -m experiment preflight", description=__doc__.splitlines()[0])
     parser.add_argument("--protocol", type=Path)
@@ -225,7 +214,7 @@ def main(argv: list[str]) -> int:
         print(check.line())
     failed = [c for c in checks if not c.ok]
     print(f"\n{'READY' if not failed else 'NOT READY'}: {len(checks) - len(failed)} of {len(checks)} checks passed.")
-    return 1 if failed else 0
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def session_checks(protocol, device: dict, audio: dict, ledger, data_dir: Path, win) -> list[Check]:

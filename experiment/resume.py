@@ -8,11 +8,12 @@ nothing of the first run is touched.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from experiment.config import Protocol
+from experiment.errors import DataError
+from experiment.record import read_record
 
 RESUMABLE = ("running", "error")
 
@@ -27,8 +28,8 @@ class Interrupted:
 def find_interrupted(last_run: Path, protocol: Protocol) -> Interrupted | None:
     """The interrupted run in ``last_run``, or None when it ended (completed or aborted)."""
     try:
-        record = json.loads((last_run / "session.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        record = read_record(last_run)
+    except DataError:
         record = {"status": "running"}  # killed before session.json was complete
     status = record.get("status", "running")
     if status not in RESUMABLE:

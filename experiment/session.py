@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from experiment.clock import SessionClock
 from experiment.config import Group, Phase, Protocol
 from experiment.console import TechnicianConsole
-from experiment.datastore import AppendOnlyCsv, write_json_atomic
+from experiment.datastore import AppendOnlyCsv
 from experiment.errors import DeviceError, SessionAborted
 from experiment.markers import MarkerSender
 from experiment.playback import Player
+from experiment.record import SessionRecord
 from experiment.ui.display import Display
 from experiment.ui.scales import ItemScreen
 from experiment.ui.soundcheck import calibration_tone, run_sound_check
@@ -28,18 +27,6 @@ AUDIO_START_TIMEOUT_S = 10.0  # the sound system's queue filling (2 s on PulseAu
 ONSET_AGREEMENT_S = 0.001  # onset estimates further apart than this are an incident
 UNSTEADY_MS = 5.0  # output buffers further than this from the stream's line: playback stuttered
 AUDIO_STALL_S = 3.0
-
-
-@dataclass
-class SessionRecord:
-    """session.json: rewritten atomically whenever something in it changes."""
-
-    path: Path
-    data: dict[str, Any] = field(default_factory=dict)
-
-    def update(self, **fields: Any) -> None:
-        self.data.update(fields)
-        write_json_atomic(self.path, self.data)
 
 
 class Session:

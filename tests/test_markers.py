@@ -15,10 +15,10 @@ from experiment.clock import SessionClock
 from experiment.datastore import EVENT_COLUMNS, AppendOnlyCsv
 from experiment.errors import DeviceError
 from experiment.markers import MarkerSender, open_device
-from experiment.markers.ports import ftdi_latency_advice, identify, resolve_port
+from experiment.markers.device import SERIAL_PROTOCOLS
+from experiment.markers.ports import identify, lower_ftdi_latency, resolve_port
 
 CODES = {f"e{code}": code for code in (1, 7, 10, 16, 99, 128, 200, 254, 255)}
-SERIAL_PROTOCOLS = ("brainproducts", "bbtk", "mmbts-p", "cedrus")
 
 
 def make_sender(tmp_path, device, lsl=None) -> MarkerSender:
@@ -166,9 +166,18 @@ def test_ftdi_latency_timer_is_set_to_one_ms(tmp_path):
     timer = tmp_path / "ttyUSB7" / "latency_timer"
     timer.parent.mkdir()
     timer.write_text("16\n")
-    advice = ftdi_latency_advice("/dev/ttyUSB7", sysfs=tmp_path)
+    advice = lower_ftdi_latency("/dev/ttyUSB7", sysfs=tmp_path)
     if sys.platform.startswith("linux"):
         assert advice is None and timer.read_text().strip() == "1"
+
+
+def test_an_unreadable_ftdi_latency_timer_is_a_warning_not_a_crash(tmp_path):
+    timer = tmp_path / "ttyUSB7" / "latency_timer"
+    timer.parent.mkdir()
+    timer.write_text("sixteen\n")  # a read that fails once left the timer's value unbound
+    advice = lower_ftdi_latency("/dev/ttyUSB7", sysfs=tmp_path)
+    if sys.platform.startswith("linux"):
+        assert advice.startswith("Could not read the FTDI latency timer of /dev/ttyUSB7")
 
 
 def test_ports_command_runs():

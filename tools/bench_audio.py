@@ -27,6 +27,9 @@ import numpy as np
 import soundfile
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from experiment.config import GROUP_KEYS  # noqa: E402
+
 RATE_HZ = 48_000
 AFTER_FIRST_SCREEN_S = 2.0
 
@@ -34,7 +37,7 @@ AFTER_FIRST_SCREEN_S = 2.0
 def write_recordings(folder: Path, minutes: float) -> None:
     """Five distinct 48 kHz stereo PCM-16 WAV files, written a minute at a time."""
     (folder / "audio").mkdir(parents=True)
-    for i, key in enumerate(("CBS", "LKM", "RUM", "PE", "NEU")):
+    for i, key in enumerate(GROUP_KEYS):
         with soundfile.SoundFile(folder / "audio" / f"{key}.wav", "w", RATE_HZ, 2, subtype="PCM_16") as out:
             for minute in range(int(np.ceil(minutes))):
                 seconds = min(60.0, minutes * 60 - minute * 60)

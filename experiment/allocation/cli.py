@@ -14,16 +14,16 @@ Exit codes: 0 done, 1 verify found tampering, 2 the request could not be done (o
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
 from experiment.allocation.ledger import Design, Ledger, default_block_sizes
 from experiment.allocation.report import export_csv, report_text
-from experiment.config import DEFAULT_ID_PATTERN, GROUP_KEYS, load_protocol
+from experiment.config import DEFAULT_ID_PATTERN, GROUP_KEYS, load_protocol, participant_id_problem
+from experiment.defaults import EXIT_FAILED, EXIT_INPUT, EXIT_OK
 from experiment.errors import ExperimentError
 
-EXIT_OK, EXIT_TAMPERED, EXIT_INPUT = 0, 1, 2
+EXIT_TAMPERED = EXIT_FAILED
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -122,12 +122,8 @@ def _init(args: argparse.Namespace) -> int:
 
 def _assign(ledger: Ledger, args: argparse.Namespace) -> int:
     pattern = load_protocol(args.protocol).id_pattern if args.protocol else DEFAULT_ID_PATTERN
-    if not re.fullmatch(pattern, args.participant):
-        print(
-            f"ALLOCATION NOT DONE: participant ID '{args.participant}' does not match the pattern {pattern}: "
-            "use the study's pseudonym (like P001), never a name.",
-            file=sys.stderr,
-        )
+    if problem := participant_id_problem(pattern, args.participant):
+        print(f"ALLOCATION NOT DONE: {problem}", file=sys.stderr)
         return EXIT_INPUT
     existing = ledger.lookup(args.participant)
     allocation = ledger.allocate(args.participant, args.stratum)

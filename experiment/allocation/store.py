@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from experiment.errors import AllocationError
+from experiment.errors import AllocationError, first_line
 
 LOCK_WAIT_S = 15
 
@@ -151,7 +151,7 @@ class PostgresStore:
             self._db = psycopg.connect(url, autocommit=True, connect_timeout=10)
         except psycopg.Error as err:
             raise AllocationError(
-                f"Cannot reach the allocation ledger database {self.where} ({_first_line(err)}): check the "
+                f"Cannot reach the allocation ledger database {self.where} ({first_line(err)}): check the "
                 "network, that the database server runs, and the user and password in the URL."
             ) from None
 
@@ -171,7 +171,7 @@ class PostgresStore:
             ) from None
         except self._psycopg.Error as err:
             raise AllocationError(
-                f"The allocation ledger database {self.where} refused a request ({_first_line(err)}): "
+                f"The allocation ledger database {self.where} refused a request ({first_line(err)}): "
                 "check the network and the database, then try again; nothing was allocated."
             ) from None
 
@@ -186,7 +186,3 @@ class PostgresStore:
 
     def close(self) -> None:
         self._db.close()
-
-
-def _first_line(err: Exception) -> str:
-    return (str(err).strip().splitlines() or [type(err).__name__])[0]

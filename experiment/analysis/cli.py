@@ -7,9 +7,8 @@ import csv
 import sys
 from pathlib import Path
 
+from experiment.defaults import EXIT_INPUT, EXIT_OK
 from experiment.errors import ExperimentError
-
-EXIT_OK, EXIT_INPUT = 0, 2
 
 
 def _parser(command: str, description: str, data_help: str, physio_help: str, required=True) -> argparse.ArgumentParser:
@@ -130,7 +129,7 @@ def _run(job, argument_lists: list[tuple], jobs: int | None):
 def _from_bids(args):
     from experiment.bids import read
     from experiment.config import load_questionnaires_of
-    from experiment.paths import DEFAULT_PROTOCOL
+    from experiment.defaults import DEFAULT_PROTOCOL
 
     files = read.event_files(args.bids)
     group_of = read.groups(args.bids)
@@ -142,12 +141,11 @@ def _from_bids(args):
 
 def _selfreport(sessions: list[Path], protocol: Path | None):
     """Subscale scores pre, post and change per session, scored by the protocol's item banks."""
-    import json
-
     import pandas as pd
 
+    from experiment.analysis.pipeline import read_session
     from experiment.config import load_questionnaires_of
-    from experiment.paths import DEFAULT_PROTOCOL
+    from experiment.defaults import DEFAULT_PROTOCOL
     from experiment.questionnaires import score_change
 
     banks = load_questionnaires_of(protocol or DEFAULT_PROTOCOL)
@@ -156,7 +154,7 @@ def _selfreport(sessions: list[Path], protocol: Path | None):
         responses = folder / "responses.csv"
         if not responses.exists():
             continue
-        record = json.loads((folder / "session.json").read_text())
+        record = read_session(folder)
         data = pd.read_csv(responses, dtype={"value": "object"})
         data = data[data["questionnaire"].isin(banks)]
         if data.empty:

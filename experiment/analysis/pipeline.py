@@ -8,7 +8,6 @@ is missing, truncated, without markers or unreadable never stops the others: it 
 from __future__ import annotations
 
 import csv
-import json
 import os
 import re
 import sys
@@ -25,6 +24,7 @@ from experiment.analysis.electrodermal import EdaResult, segment_level, usable_s
 from experiment.analysis.recorders import EXTENSIONS, Columns, Recording, find_export, read_recording
 from experiment.console import bar
 from experiment.errors import DataError, ExperimentError
+from experiment.record import read_record
 
 PHASE_COLUMNS = (
     "participant", "session", "group", "phase", "kind", "duration_s",
@@ -99,14 +99,11 @@ def _session_number(record: dict, folder: Path) -> int:
 def _session_record(folder: Path) -> tuple[dict, str | None]:
     """session.json as a dict (participant and session filled in from the folder names where
     missing), and the sentence saying why it cannot be read, or None."""
-    path = folder / "session.json"
     unreadable = None
     try:
-        record = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        record, unreadable = {}, f"{path} cannot be read ({err}): restore it from the backup or the session log."
-    if not isinstance(record, dict):
-        record, unreadable = {}, f"{path} is not a session record: restore it from the backup."
+        record = read_record(folder, check_types=False)
+    except DataError as err:
+        record, unreadable = {}, str(err)
     record["participant"] = str(record.get("participant") or folder.parent.name.removeprefix("sub-"))
     record["session"] = _session_number(record, folder)
     return record, unreadable

@@ -8,13 +8,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from experiment.config import GROUP_KEYS
+
 LABELS = {
     "hr_bpm": "Heart rate (bpm)",
     "rmssd_ms": "RMSSD (ms)",
     "hf_ms2": "HF power (ms²)",
     "scl_us": "Skin conductance level (µS)",
 }
-GROUP_ORDER = ("CBS", "LKM", "RUM", "PE", "NEU")
 
 
 def figures(summary: pd.DataFrame, minutes: pd.DataFrame, audio_phase: str, out: Path) -> list[Path]:
@@ -30,7 +31,7 @@ def figures(summary: pd.DataFrame, minutes: pd.DataFrame, audio_phase: str, out:
         rows = (
             audio[audio["measure"] == measure]
             .set_index("group")
-            .reindex([g for g in GROUP_ORDER if g in set(audio["group"])])
+            .reindex([g for g in GROUP_KEYS if g in set(audio["group"])])
         )
         x = np.arange(len(rows))
         errors = np.vstack([rows["mean"] - rows["ci_low"], rows["ci_high"] - rows["mean"]])

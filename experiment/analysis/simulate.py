@@ -15,7 +15,6 @@ normal beats that were rendered, and the mean skin conductance without the artef
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -123,10 +122,10 @@ def _ecg_template(rate_hz: int) -> tuple[np.ndarray, int]:
 
 def render(session_dir: Path, out_dir: Path, person: Participant, scale: float = 1.0) -> Path:
     """Write ``sub-<ID>_ses-<N>_physio.csv`` (and its truth) for one session folder."""
-    record = json.loads((session_dir / "session.json").read_text())
-    with (session_dir / "events.csv").open(newline="") as handle:
-        events = list(csv.DictReader(handle))
-    phases = [p for p in record["phases"] if p.get("end_s") is not None]
+    from experiment.analysis.pipeline import read_session, session_events
+
+    record = read_session(session_dir)
+    events, phases = session_events(session_dir, record)
     rng = np.random.default_rng(person.seed)
     targets = phase_targets(person, record["group"], phases, scale)
     end_s = max(float(e["time_s"]) for e in events) + 5.0
@@ -262,8 +261,9 @@ def make_session(data_dir: Path, participant: str, group: str, rng, phases=FULL_
     """Write a completed session folder (session.json, events.csv, responses.csv) as the runner
     would have, with the full protocol's marker codes and the state questionnaire."""
     from experiment.datastore import EVENT_COLUMNS, RESPONSE_COLUMNS
-    from experiment.paths import STATE_QUESTIONNAIRE
+    from experiment.defaults import STATE_QUESTIONNAIRE
     from experiment.questionnaires import load_questionnaire
+    from experiment.record import RECORD_FILE, SessionRecord
 
     codes = {"session_start": 1, "session_end": 2, "audio_onset": 42, "audio_offset": 43, "sync": 44, "item_onset": 100}
     questionnaire = load_questionnaire(STATE_QUESTIONNAIRE)
@@ -324,7 +324,7 @@ def make_session(data_dir: Path, participant: str, group: str, rng, phases=FULL_
         "marker_codes": codes,
         "simulated": True,
     }
-    (folder / "session.json").write_text(json.dumps(record, indent=2))
+    SessionRecord(folder / RECORD_FILE).update(**record)
     return folder
 
 

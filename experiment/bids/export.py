@@ -24,6 +24,7 @@ from experiment.analysis.pipeline import SessionResult, find_sessions, measure, 
 from experiment.analysis.recorders import Columns, find_export, read_recording
 from experiment.bids import tables
 from experiment.bids.layout import BIDS_VERSION, DERIVATIVE, TASK, SessionRun, label
+from experiment.defaults import EXIT_INPUT, EXIT_OK
 from experiment.errors import DataError, ExperimentError
 
 HAND_WRITTEN = (
@@ -235,7 +236,7 @@ def _study_protocol(records: dict, protocol: Path | None) -> Study:
     import tomllib
 
     from experiment.config import load_questionnaires_of
-    from experiment.paths import DEFAULT_PROTOCOL
+    from experiment.defaults import DEFAULT_PROTOCOL
 
     candidates = [protocol] if protocol else []
     candidates += [Path(r["protocol_file"]) for r in records.values() if r.get("protocol_file")]
@@ -286,7 +287,7 @@ def main(argv: list[str]) -> int:
         summary = export(args.data_dir, args.out, args.physio_dir, Columns.parse(args.columns), args.protocol)
     except (ExperimentError, OSError) as err:
         print(f"EXPORT NOT DONE: {err}", file=sys.stderr)
-        return 2
+        return EXIT_INPUT
     print(
         f"{args.out}: {len(summary.participants)} participants, {summary.runs} session runs, "
         f"{summary.recordings} recordings (BIDS {BIDS_VERSION})."
@@ -295,4 +296,4 @@ def main(argv: list[str]) -> int:
         print(f"  removed sub-{participant}: no longer in {args.data_dir}")
     for problem in summary.problems:
         print(f"  no recording exported for {problem}")
-    return 0
+    return EXIT_OK

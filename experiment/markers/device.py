@@ -8,6 +8,8 @@ done on its own thread, so a device never sleeps.
 
 from __future__ import annotations
 
+import importlib
+from dataclasses import dataclass
 from typing import Protocol
 
 
@@ -51,8 +53,24 @@ class MarkerDevice(Protocol):
     def close(self) -> None: ...
 
 
-PROTOCOLS = ("none", "brainproducts", "bbtk", "mmbts-p", "cedrus", "lsl")
-SERIAL_PROTOCOLS = ("brainproducts", "bbtk", "mmbts-p", "cedrus")
+@dataclass(frozen=True)
+class DeviceKind:
+    module: str
+    class_name: str
+    serial: bool  # written through a serial port (opened with port, baudrate and pulse length)
+
+
+# Every marker protocol by the name protocol files and --marker-protocol use.
+DEVICES = {
+    "none": DeviceKind("experiment.markers.null", "NullDevice", serial=False),
+    "brainproducts": DeviceKind("experiment.markers.brainproducts", "RawByteDevice", serial=True),
+    "bbtk": DeviceKind("experiment.markers.bbtk", "BbtkDevice", serial=True),
+    "mmbts-p": DeviceKind("experiment.markers.mmbts", "MmbtsPulseDevice", serial=True),
+    "cedrus": DeviceKind("experiment.markers.cedrus", "CedrusDevice", serial=True),
+    "lsl": DeviceKind("experiment.markers.lsl", "LslDevice", serial=False),
+}
+PROTOCOLS = tuple(DEVICES)
+SERIAL_PROTOCOLS = tuple(name for name, kind in DEVICES.items() if kind.serial)
 
 
 def choose_device(
@@ -99,23 +117,21 @@ def open_device(protocol: str, port: str | None, baudrate: int | None, pulse_ms:
 
     ``baudrate`` None means the device's own default.
     """
-    # Imported here so that choosing one device never imports another's dependencies.
-    if protocol == "none":
-        from experiment.markers.null import NullDevice
-
-        return NullDevice()
-    if protocol == "lsl":
-        from experiment.markers.lsl import LslDevice
-
-        return LslDevice()
-    if protocol == "brainproducts":
-        from experiment.markers.brainproducts import RawByteDevice as device_class
-    elif protocol == "bbtk":
-        from experiment.markers.bbtk import BbtkDevice as device_class
-    elif protocol == "mmbts-p":
-        from experiment.markers.mmbts import MmbtsPulseDevice as device_class
-    elif protocol == "cedrus":
-        from experiment.markers.cedrus import CedrusDevice as device_class
-    else:
+    kind = DEVICES.get(protocol)
+    if kind is None:
         raise ValueError(f"unknown marker protocol {protocol!r}")
+    # Imported only now, so that choosing one device never imports another's dependencies.
+    device_class = getattr(importlib.import_module(kind.module), kind.class_name)
+    if not kind.serial:
+        return device_class()
     return device_class(port, baudrate=baudrate, pulse_ms=pulse_ms)
+
+
+def open_for_session(protocol: str, port: str | None, markers) -> tuple[MarkerDevice, str | None]:
+    """Open the session's device with the protocol file's ``[markers]`` settings, and on a serial
+    port lower an FTDI chip's latency timer; returns the device and the warning for the
+    technician when the timer could not be lowered."""
+    from experiment.markers.ports import lower_ftdi_latency
+
+    device = open_device(protocol, port, markers.baudrate, markers.pulse_ms)
+    return device, lower_ftdi_latency(device.port) if DEVICES[protocol].serial else None

@@ -117,7 +117,7 @@ def describe_ports() -> str:
     return "\n".join(lines)
 
 
-def ftdi_latency_advice(port: str, sysfs: Path = SYSFS_USB_SERIAL) -> str | None:
+def lower_ftdi_latency(port: str, sysfs: Path = SYSFS_USB_SERIAL) -> str | None:
     """On Linux, set an FTDI adapter's latency timer to 1 ms; say what to do when not allowed.
 
     FTDI chips hold back small writes for up to the latency timer (16 ms by default), which
@@ -131,14 +131,17 @@ def ftdi_latency_advice(port: str, sysfs: Path = SYSFS_USB_SERIAL) -> str | None
         return None  # not an FTDI-style usb-serial device
     try:
         current = int(timer.read_text().strip())
-        if current <= 1:
-            return None
-        timer.write_text("1\n")
+    except (OSError, ValueError) as err:
+        return f"Could not read the FTDI latency timer of {port} ({err}): markers may arrive up to 16 ms late."
+    if current <= 1:
         return None
+    try:
+        timer.write_text("1\n")
     except PermissionError:
         return (
             f"The FTDI latency timer of {port} is {current} ms, so markers can arrive up to {current} ms late: "
             f"run 'echo 1 | sudo tee {timer}' (or add a udev rule) before sessions."
         )
-    except (OSError, ValueError) as err:
-        return f"Could not read or set the FTDI latency timer of {port} ({err})."
+    except OSError as err:
+        return f"Could not set the FTDI latency timer of {port} ({err}): markers can arrive up to {current} ms late."
+    return None

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from experiment.config import participant_id_problem
+
 INITIALS_PATTERN = r"^[A-Za-z]{2,4}$"
 
 
@@ -73,8 +75,8 @@ def output_devices() -> list[str]:
 
 def validate(info: SessionInfo, session_text: str, id_pattern: str) -> str:
     """An empty string when the fields are valid, otherwise what to correct."""
-    if not re.fullmatch(id_pattern, info.participant):
-        return f"The participant ID must match {id_pattern} (for example P001); never a name."
+    if problem := participant_id_problem(id_pattern, info.participant):
+        return problem
     if not session_text.isdigit() or int(session_text) < 1:
         return "The session number must be a whole number from 1."
     if not re.fullmatch(INITIALS_PATTERN, info.technician):

@@ -24,7 +24,7 @@ import numpy as np
 
 from experiment.analysis.recorders.digital import onsets
 from experiment.analysis.recorders.model import Channel, Markers, RecorderFile, markers_from_texts
-from experiment.errors import DataError
+from experiment.errors import DataError, first_line
 
 BIOSEMI_TRIGGER_MASK = 0xFFFF
 STIMULUS = re.compile(r"^Stimulus/S\s*(\d+)$")
@@ -64,7 +64,7 @@ def _mne_read(path: Path, reader: str):
         return getattr(mne.io, reader)(path, preload=True, verbose="error")
     except Exception as err:  # noqa: BLE001 - MNE raises many kinds for a damaged or partial file
         raise DataError(
-            f"{path.name} cannot be read ({_first_line(err)}): check that the whole recording is there."
+            f"{path.name} cannot be read ({first_line(err)}): check that the whole recording is there."
         ) from None
 
 
@@ -125,7 +125,3 @@ def _edf_signals(path: Path) -> tuple[dict[str, str], list[int]]:
     labels, units = field(0, 16), field(96 * count, 8)  # after label (16) and transducer (80)
     samples = field(count * (16 + 80 + 8 * 5 + 80), 8)  # after dimension, 4 ranges and prefilter
     return dict(zip(labels, units, strict=True)), [int(n or 0) for n in samples]
-
-
-def _first_line(err: Exception) -> str:
-    return (str(err).strip().splitlines() or [type(err).__name__])[0]

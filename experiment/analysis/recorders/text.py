@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from experiment.analysis.recorders.model import Channel, Markers, RecorderFile, markers_from_texts
-from experiment.errors import DataError
+from experiment.errors import DataError, first_line
 
 ACQ_RATE_LINE = re.compile(r"^\s*([0-9.eE+-]+)\s*(msec|millisec|sec|usec|µsec)/sample", re.IGNORECASE)
 UNIT_AFTER_NUMBER = re.compile(r"^\s*[-+0-9.eE]+\s*(\S*)\s*$")
@@ -186,7 +186,7 @@ def _labchart_rows(path: Path, block: dict) -> tuple[np.ndarray, float, list[tup
         )
     except pa.ArrowInvalid as err:
         raise DataError(
-            f"{path.name}: a row of block {block['number']} is not {width} numbers ({_first_line(err)}): "
+            f"{path.name}: a row of block {block['number']} is not {width} numbers ({first_line(err)}): "
             "export numbers only, all channels, with the header."
         ) from None
     data = np.column_stack([table.column(i).to_numpy() for i in range(width)])
@@ -247,7 +247,7 @@ def read_header_csv(path: Path, time_column: str) -> RecorderFile:
         table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter))
     except pa.ArrowInvalid as err:
         raise DataError(
-            f"{path.name} cannot be read as a recorder export ({_first_line(err)}): export a header row with a "
+            f"{path.name} cannot be read as a recorder export ({first_line(err)}): export a header row with a "
             "time column and the channels, or a LabChart or AcqKnowledge text export."
         ) from None
     spelled = {name.strip().lower(): name for name in table.column_names}
@@ -303,7 +303,3 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _first_line(err: Exception) -> str:
-    return (str(err).strip().splitlines() or [type(err).__name__])[0]
