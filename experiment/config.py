@@ -142,8 +142,11 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_protocol(path: Path | str) -> Protocol:
+def load_protocol(path: Path | str, recordings_needed: bool = True) -> Protocol:
     """Read ``path`` and check everything a session needs from it.
+
+    ``recordings_needed=False`` reads a protocol whose recordings are not on this computer
+    (the simulator only needs its timeline and marker codes).
 
     Raises
     ------
@@ -164,7 +167,7 @@ def load_protocol(path: Path | str) -> Protocol:
     study.finish()
 
     questionnaires = _read_questionnaires(top.table("questionnaires"), base)
-    groups = _read_groups(top.table("groups", required=True), base)
+    groups = _read_groups(top.table("groups", required=True), base, recordings_needed)
     allocation = _read_allocation(top.table("allocation"), len(groups))
     phases = _read_phases(top, questionnaires)
     markers = _read_markers(top.table("markers", required=True), phases)
@@ -202,7 +205,7 @@ def _read_questionnaires(table: Table, base: Path) -> dict[str, Questionnaire]:
     return banks
 
 
-def _read_groups(table: Table, base: Path) -> dict[str, Group]:
+def _read_groups(table: Table, base: Path, recordings_needed: bool) -> dict[str, Group]:
     groups = {}
     for key in list(table.data):
         if key not in GROUP_KEYS:
@@ -211,7 +214,8 @@ def _read_groups(table: Table, base: Path) -> dict[str, Group]:
         sha = entry.str("audio_sha256", None)
         if sha is not None and not re.fullmatch(r"[0-9a-f]{64}", sha):
             raise entry.error("audio_sha256", "must be 64 lower-case hex digits")
-        groups[key] = Group(key, entry.str("label"), entry.file_path("audio", base), sha)
+        audio = entry.file_path("audio", base) if recordings_needed else (base / entry.str("audio")).resolve()
+        groups[key] = Group(key, entry.str("label"), audio, sha)
         entry.finish()
     if len(groups) < 2:
         raise table.error("", "must define at least two of the groups " + ", ".join(GROUP_KEYS))

@@ -44,37 +44,67 @@ def analyse_main(argv: list[str]) -> int:
 
 
 def _analyse(args) -> int:
-    import pandas as pd
+    from experiment.analysis import report
 
-    from experiment.analysis import pipeline, report, stats
+    results, selfreport, elapsed = _results(args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    outputs, audio_phase = _tables(results, selfreport)
+    for name, frame in outputs.items():
+        _write(frame, args.out / name)
+    summary = outputs["group_summary.csv"]
+    problems = outputs["problems.csv"].to_dict("records")
+    pictures = report.figures(summary, outputs["physio_minutes.csv"], audio_phase, args.out) if len(summary) else []
+    note = (
+        f"{len(results)} sessions analysed ({len(problems)} with problems, listed below) in {elapsed:.1f} s; "
+        f"change from baseline during '{audio_phase}'; contrasts are uncorrected planned comparisons."
+    )
+    tables = {
+        "Change from baseline by group and phase": summary,
+        "ANOVA of change by group (audio phase; self-report: post - pre)": outputs["anova.csv"],
+        "Planned contrasts": outputs["contrasts.csv"],
+        "Self-report change by group": outputs["selfreport_summary.csv"],
+        "Clock alignment": outputs["alignment.csv"],
+    }
+    page = report.write_html(args.out, tables, pictures, problems, note)
+    print(f"{note}\nResults: {args.out} (open {page.name})")
+    for problem in problems:
+        print(f"  problem: sub-{problem['participant']} ses-{problem['session']}: {problem['reason']}")
+    return EXIT_OK
+
+
+def _results(args):
+    """Every session's results (from session folders and recordings, or a BIDS dataset)."""
+    from experiment.analysis import pipeline
     from experiment.analysis.recorders import Columns
     from experiment.errors import DataError
 
-    columns = Columns.parse(args.columns)
     if args.bids is not None:
-        results, selfreport, elapsed = _from_bids(args)
-    else:
-        if args.data_dir is None or args.physio_dir is None:
-            raise DataError("Name the sessions and recordings (--data-dir and --physio-dir), or a dataset (--bids).")
-        sessions = pipeline.find_sessions(args.data_dir)
-        if not sessions:
-            raise DataError(f"No session folders (sub-*/ses-*/session.json) under {args.data_dir}: check --data-dir.")
-        if not args.physio_dir.is_dir():
-            raise DataError(f"The recordings folder {args.physio_dir} does not exist: check --physio-dir.")
-        jobs = [(folder, args.physio_dir, columns) for folder in sessions]
-        results, elapsed = _run(pipeline.analyse_session, jobs, args.jobs)
-        selfreport = _selfreport(sessions, args.protocol)
-    args.out.mkdir(parents=True, exist_ok=True)
+        return _from_bids(args)
+    if args.data_dir is None or args.physio_dir is None:
+        raise DataError("Name the sessions and recordings (--data-dir and --physio-dir), or a dataset (--bids).")
+    sessions = pipeline.find_sessions(args.data_dir)
+    if not sessions:
+        raise DataError(f"No session folders (sub-*/ses-*/session.json) under {args.data_dir}: check --data-dir.")
+    if not args.physio_dir.is_dir():
+        raise DataError(f"The recordings folder {args.physio_dir} does not exist: check --physio-dir.")
+    jobs = [(folder, args.physio_dir, Columns.parse(args.columns)) for folder in sessions]
+    results, elapsed = _run(pipeline.analyse_session, jobs, args.jobs)
+    return results, _selfreport(sessions, args.protocol), elapsed
+
+
+def _tables(results, selfreport) -> tuple[dict, str]:
+    """The output tables by file name, and the audio phase the contrasts are about."""
+    import pandas as pd
+
+    from experiment.analysis import pipeline, stats
 
     phases = pd.DataFrame([row for r in results for row in r.phases], columns=pipeline.PHASE_COLUMNS)
     minutes = pd.DataFrame([row for r in results for row in r.minutes], columns=pipeline.MINUTE_COLUMNS)
     alignment = pd.DataFrame([r.alignment for r in results if r.alignment], columns=pipeline.ALIGNMENT_COLUMNS)
     problems = [{"participant": r.participant, "session": r.session, "reason": r.problem} for r in results if r.problem]
-    problem_table = pd.DataFrame(problems, columns=["participant", "session", "reason"])
     for frame in (phases, minutes):
         for measure in stats.MEASURES:
             frame[measure] = pd.to_numeric(frame[measure], errors="coerce")
-
     change = stats.change_from_baseline(phases)
     summary = stats.summarise(change, ["group", "phase"], list(stats.MEASURES))
     audio_phase = next(iter(phases.loc[phases["kind"] == "audio", "phase"]), "induction")
@@ -86,31 +116,13 @@ def _analyse(args) -> int:
         wide = selfreport.pivot_table(index=["participant", "group"], columns="subscale", values="change").reset_index()
         sr_anova, sr_contrasts = stats.contrasts(wide, [c for c in wide.columns if c not in ("participant", "group")])
         anova, contrasts = pd.concat([anova, sr_anova]), pd.concat([contrasts, sr_contrasts])
-
     outputs = {
         "physio_phases.csv": phases, "physio_minutes.csv": minutes, "alignment.csv": alignment,
         "selfreport.csv": selfreport, "group_summary.csv": summary, "selfreport_summary.csv": report_summary,
-        "anova.csv": anova, "contrasts.csv": contrasts, "problems.csv": problem_table,
+        "anova.csv": anova, "contrasts.csv": contrasts,
+        "problems.csv": pd.DataFrame(problems, columns=["participant", "session", "reason"]),
     }  # fmt: skip
-    for name, frame in outputs.items():
-        _write(frame, args.out / name)
-    pictures = report.figures(summary, minutes, audio_phase, args.out) if len(summary) else []
-    note = (
-        f"{len(results)} sessions analysed ({len(problems)} with problems, listed below) in {elapsed:.1f} s; "
-        f"change from baseline during '{audio_phase}'; contrasts are uncorrected planned comparisons."
-    )
-    tables = {
-        "Change from baseline by group and phase": summary,
-        "ANOVA of change by group (audio phase; self-report: post - pre)": anova,
-        "Planned contrasts": contrasts,
-        "Self-report change by group": report_summary,
-        "Clock alignment": alignment,
-    }
-    page = report.write_html(args.out, tables, pictures, problems, note)
-    print(f"{note}\nResults: {args.out} (open {page.name})")
-    for problem in problems:
-        print(f"  problem: sub-{problem['participant']} ses-{problem['session']}: {problem['reason']}")
-    return EXIT_OK
+    return outputs, audio_phase
 
 
 def _run(job, argument_lists: list[tuple], jobs: int | None):

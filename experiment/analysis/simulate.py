@@ -245,44 +245,78 @@ def _write_truth(path, record, phases, beat_s, targets, eda, time_s, to_recorder
 
 
 # --- sessions, for a study that was never run (demos, tests, the benchmark) ----------------------
-FULL_PHASES = (  # name, kind, seconds: the full protocol's timeline
-    ("welcome", "instructions", 40.0),
-    ("baseline", "rest", 300.0),
-    ("pre", "questionnaires", 110.0),
-    ("induction", "audio", 660.0),
-    ("post", "questionnaires", 110.0),
-    ("recovery", "rest", 300.0),
-    ("end", "end", 8.0),
-)
+# How long a simulated participant takes over the phases the protocol does not time.
+UNTIMED_S = {"instructions": 40.0, "questionnaires": 110.0, "end": 8.0}
 SELF_REPORT_EFFECTS = {"CBS": 12.0, "LKM": 10.0, "RUM": -12.0, "PE": 3.0, "NEU": 0.0}
 
 
-def make_session(data_dir: Path, participant: str, group: str, rng, phases=FULL_PHASES, session: int = 1) -> Path:
+def full_protocol():
+    """The shipped full protocol (its recordings need not be here: only its timeline and codes are used)."""
+    from experiment.config import load_protocol
+    from experiment.defaults import DEFAULT_PROTOCOL
+
+    return load_protocol(DEFAULT_PROTOCOL, recordings_needed=False)
+
+
+def timeline(protocol) -> tuple[tuple[str, str, float], ...]:
+    """(name, kind, seconds) of each of the protocol's phases, as a simulated participant runs them."""
+    return tuple(
+        (
+            p.name,
+            p.kind,
+            p.duration_s or (protocol.audio.expected_duration_s if p.kind == "audio" else UNTIMED_S[p.kind]),
+        )
+        for p in protocol.phases
+    )
+
+
+def make_session(
+    data_dir: Path, participant: str, group: str, rng, phases=None, session: int = 1, protocol=None
+) -> Path:
     """Write a completed session folder (session.json, events.csv, responses.csv) as the runner
-    would have, with the full protocol's marker codes and the state questionnaire."""
+    would have, with ``protocol``'s marker codes (default: the full protocol's), its timeline
+    (or ``phases``: (name, kind, seconds) of a shorter one) and the state questionnaire."""
     from experiment.datastore import EVENT_COLUMNS, RESPONSE_COLUMNS
-    from experiment.defaults import STATE_QUESTIONNAIRE
-    from experiment.questionnaires import load_questionnaire
     from experiment.record import RECORD_FILE, SessionRecord
 
-    codes = {"session_start": 1, "session_end": 2, "audio_onset": 42, "audio_offset": 43, "sync": 44, "item_onset": 100}
-    questionnaire = load_questionnaire(STATE_QUESTIONNAIRE)
+    protocol = protocol or full_protocol()
     folder = data_dir / f"sub-{participant}" / f"ses-{session}"
     if folder.exists():
         raise DataError(
             f"{folder} already exists: simulate sessions into an empty folder (real data are never touched)."
         )
+    codes = dict(protocol.markers.codes)
+    events, responses, phase_times = _run_timeline(phases or timeline(protocol), group, protocol, rng)
     folder.mkdir(parents=True)
-    events, responses, timeline = [], [], []
+    rows = [
+        {"time_s": f"{s:.6f}", "code": codes[label], "label": label, "phase": phase, "sent_ok": "true", "detail": ""}
+        for s, label, phase in sorted(events, key=lambda e: e[0])
+    ]
+    _write_csv(folder / "events.csv", EVENT_COLUMNS, rows)
+    _write_csv(folder / "responses.csv", RESPONSE_COLUMNS, responses)
+    SessionRecord(folder / RECORD_FILE).update(
+        participant=participant, session=session, run=1, group=group, status="completed",
+        phases=phase_times, marker_codes=codes, simulated=True,
+    )  # fmt: skip
+    return folder
+
+
+def _run_timeline(phases, group: str, protocol, rng) -> tuple[list, list[dict], list[dict]]:
+    """The events (time, label, phase), answers and phase times of one simulated session."""
+    from experiment.defaults import STATE_QUESTIONNAIRE
+    from experiment.questionnaires import load_questionnaire
+
+    questionnaire = load_questionnaire(STATE_QUESTIONNAIRE)
+    sync_s = protocol.markers.sync_interval_s
+    events, responses, phase_times = [], [], []
     t = 2.0 + rng.uniform(0, 1)
     events.append((t, "session_start", ""))
-    for number, (name, kind, seconds) in enumerate(phases):
-        codes[f"{name}_start"], codes[f"{name}_end"] = 10 * (number + 1), 10 * (number + 1) + 1
+    for name, kind, seconds in phases:
         start = t + rng.uniform(2, 6)
         events.append((start, f"{name}_start", name))
         if kind == "audio":
             events.append((start + 0.05, "audio_onset", name))
-            events += [(start + 0.05 + s, "sync", name) for s in np.arange(60.0, seconds, 60.0)]
+            events += [(start + 0.05 + s, "sync", name) for s in np.arange(sync_s, seconds, sync_s)]
             events.append((start + 0.05 + seconds, "audio_offset", name))
         if kind == "questionnaires":
             onset = start + 5
@@ -294,38 +328,10 @@ def make_session(data_dir: Path, participant: str, group: str, rng, phases=FULL_
                 onset += rt + 0.3
         end = start + seconds
         events.append((end, f"{name}_end", name))
-        timeline.append({"name": name, "kind": kind, "start_s": round(start, 6), "end_s": round(end, 6)})
+        phase_times.append({"name": name, "kind": kind, "start_s": round(start, 6), "end_s": round(end, 6)})
         t = end
     events.append((t + 0.5, "session_end", ""))
-    events.sort(key=lambda e: e[0])
-    _write_csv(
-        folder / "events.csv",
-        EVENT_COLUMNS,
-        [
-            {
-                "time_s": f"{s:.6f}",
-                "code": codes[label],
-                "label": label,
-                "phase": phase,
-                "sent_ok": "true",
-                "detail": "",
-            }
-            for s, label, phase in events
-        ],
-    )
-    _write_csv(folder / "responses.csv", RESPONSE_COLUMNS, responses)
-    record = {
-        "participant": participant,
-        "session": session,
-        "run": 1,
-        "group": group,
-        "status": "completed",
-        "phases": timeline,
-        "marker_codes": codes,
-        "simulated": True,
-    }
-    SessionRecord(folder / RECORD_FILE).update(**record)
-    return folder
+    return events, responses, phase_times
 
 
 def _response(onset, rt, phase, questionnaire_id, item, position, shift, rng) -> dict:
