@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 from conftest import VirtualScreen, session_command, write_protocol
-from test_session import wait_for
+from helpers import wait_for
 
 
 @pytest.fixture

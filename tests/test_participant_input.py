@@ -9,17 +9,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+from conftest import find_window, write_protocol, xdotool
+from helpers import pass_checks_and_sound_check, read_csv, session_dir, start_session, wait_for
 from PIL import Image, ImageGrab
-from test_session import (
-    find_window,
-    pass_checks_and_sound_check,
-    read_csv,
-    session_dir,
-    start_session,
-    wait_for,
-    write_protocol,
-    xdotool,
-)
 
 from experiment.ui.scales import BUTTON_POS, SCALE_Y, LikertScale, VasScale
 

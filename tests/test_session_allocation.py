@@ -10,8 +10,8 @@ import subprocess
 import sys
 import time
 
-from conftest import REPO, run_session, write_protocol
-from test_session import abort_at_welcome, find_window, read_csv, session_dir, start_session, xdotool
+from conftest import REPO, find_window, run_session, write_protocol, xdotool
+from helpers import abort_at_welcome, read_csv, session_dir, start_session
 
 from experiment.allocation import Ledger
 from experiment.config import GROUP_KEYS

@@ -37,6 +37,8 @@ def require_screen() -> None:
 class Display:
     """A PsychoPy window plus the input around it.
 
+    ``frame_s`` paces the frames (the window's own vsync paces them too where there is one).
+
     Parameters
     ----------
     settings : DisplaySettings
@@ -48,6 +50,8 @@ class Display:
     screenshot_dir : Path or None
         Where the first frame of each named screen is saved as PNG.
     """
+
+    frame_s = MIN_FRAME_S
 
     def __init__(
         self,
@@ -131,7 +135,7 @@ class Display:
             self.screenshot(shot)  # from the back buffer: exactly what the flip will show
         if on_flip is not None:
             self.win.callOnFlip(on_flip)
-        wait = MIN_FRAME_S - (time.perf_counter() - self._last_flip)
+        wait = self.frame_s - (time.perf_counter() - self._last_flip)
         if wait > 0.004:
             time.sleep(wait - 0.002)
         self.win.flip()
@@ -217,7 +221,7 @@ class Display:
         """Show ``stims`` for ``duration_s`` from the first flip (or until ``until()``)."""
         self.clear_input()
         start = self.frame(stims, on_flip=on_flip, shot=shot)
-        while self.clock.now() - start < duration_s - MIN_FRAME_S / 2:
+        while self.clock.now() - start < duration_s - self.frame_s / 2:
             if until is not None and until():
                 break
             self.keys(())  # only Escape matters here
