@@ -85,3 +85,23 @@ def test_check_protocol_command(tmp_path):
         [sys.executable, "-m", "experiment", "check-protocol", str(broken)], capture_output=True, text=True, cwd=REPO
     )
     assert bad.returncode == 2 and "markers.codes.session_end" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_the_sha256_command_prints_the_digest_to_pin_a_recording(tmp_path):
+    import hashlib
+    import subprocess
+    import sys
+
+    recording = tmp_path / "CBS.wav"
+    recording.write_bytes(b"RIFF not really audio")
+    result = subprocess.run(
+        [sys.executable, "-m", "experiment", "sha256", str(recording)], capture_output=True, text=True, cwd=REPO
+    )
+    assert result.returncode == 0 and result.stdout.strip() == hashlib.sha256(recording.read_bytes()).hexdigest()
+    missing = subprocess.run(
+        [sys.executable, "-m", "experiment", "sha256", str(tmp_path / "none.wav")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert missing.returncode == 2 and "does not exist" in missing.stderr

@@ -1,7 +1,8 @@
 """The technician guide's pictures come from a real session (tools/guide_screens.py). The
 test takes them again into a temporary folder - the checkout is never written - and checks
 that every screen was drawn, that the committed picture of it exists and is the same size,
-and that the README shows it. When a screen changes on purpose, run the tool and commit."""
+and that the technician guide (docs/technician.md) shows it. When a screen changes on purpose,
+run the tool and commit."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from PIL import Image
 def test_guide_screens_come_from_a_real_session(tmp_path):
     protocol = write_protocol(tmp_path / "protocol", rest_s=0.5)
     taken = take(protocol, tmp_path / "screens", tmp_path / "work")
-    readme = (REPO / "README.md").read_text()
+    guide = (REPO / "docs" / "technician.md").read_text()
     assert sorted(taken) == sorted(SCREENS)
     for picture, path in taken.items():
         pixels = np.asarray(Image.open(path).convert("RGB"))
@@ -25,4 +26,4 @@ def test_guide_screens_come_from_a_real_session(tmp_path):
         assert Image.open(committed).size == Image.open(path).size, (
             f"{picture} changed size: run tools/guide_screens.py"
         )
-        assert f"docs/screens/{picture}.png" in readme, f"the technician guide does not show {picture}"
+        assert f"(screens/{picture}.png)" in guide, f"the technician guide does not show {picture}"

@@ -118,7 +118,7 @@ def system_pieces(what: str) -> None:
         if what == "dev":
             say(
                 f"on {'macOS' if system == 'Darwin' else 'Windows'} the tests that need Linux stand-ins "
-                "(virtual screen, PulseAudio, socat, xdotool) are left out: see docs in README.md"
+                "(virtual screen, PulseAudio, socat, xdotool) are left out: see docs/development.md"
             )
     else:
         say(f"{system} is not a system this project was tested on; continuing with the Python packages only")
