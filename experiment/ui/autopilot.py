@@ -13,6 +13,7 @@ import random
 import time
 
 log = logging.getLogger(__name__)
+CONFIRM_PAUSE_S = 0.25
 
 
 def vas_keys(target: int) -> list[str]:
@@ -51,6 +52,10 @@ class Autopilot:
             keys = vas_keys(value) if kind == "vas" else likert_keys(value, item.points)
             think_s = self.rng.uniform(0.4, 1.0) / self.speed
             self._queue = [(now + think_s + 0.02 * i / self.speed, key) for i, key in enumerate(keys)]
+            # Like a person, it sees its answer on the screen before confirming it (and a busy
+            # computer's slow frame can never take the choice and Enter in one go).
+            when, key = self._queue[-1]
+            self._queue[-1] = (when + CONFIRM_PAUSE_S / self.speed, key)
         elif kind == "text":
             self._queue = [(now + self.rng.uniform(0.3, 0.8) / self.speed, "space")]
         elif kind == "sound_check":  # a dry run confirms once the tone has played
