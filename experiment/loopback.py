@@ -22,7 +22,7 @@ import numpy as np
 
 from experiment.errors import DeviceError
 from experiment.playback import SoundDevicePlayer, sounddevice_rate
-from experiment.stream_clock import StreamClock
+from experiment.stream_clock import UNSTEADY_MS, StreamClock
 
 CLICKS = 20
 PERIOD_S = 0.5  # a click every half second: well beyond any round trip
@@ -48,6 +48,7 @@ class LoopbackResult:
     clicks_heard: int
     peak: float  # the loudest recorded sample, of full scale
     reported_latency_s: float  # what PortAudio says the output's latency is
+    stutters: str = ""  # how the output stuttered during the test ("" when it kept time)
     # Per click (None where the input's timestamps were not steady around it):
     sync_minus_sound_s: list[float | None] = field(default_factory=list)  # the sync marker's time
     onset_minus_sound_s: list[float | None] = field(default_factory=list)  # the onset marker, via the card's rate
@@ -211,10 +212,22 @@ def run_loopback(
             f"{player.total_frames} samples: check the sound settings and run the test again."
         )
     starts, peak = find_clicks(samples, rate_hz, period_s)
-    result = LoopbackResult(player.device_name, recorder.device_name, clicks, len(starts), peak, player.latency_s)
+    result = LoopbackResult(
+        player.device_name, recorder.device_name, clicks, len(starts), peak, player.latency_s, _stutters(player)
+    )
     if len(starts) == clicks:
         _compare(result, player, recorder, starts, frames, adc_s, period_s)
     return result
+
+
+def _stutters(player: SoundDevicePlayer) -> str:
+    whole = player.clock.fit(recent=False)
+    strayed_ms = 1000 * whole.residual_max_s if whole else 0.0
+    if player.underflows:
+        return f"{player.underflows} output underflow(s)"
+    if strayed_ms > UNSTEADY_MS:
+        return f"buffers up to {strayed_ms:.1f} ms off the stream's line"
+    return ""
 
 
 def _compare(result, player, recorder, starts, frames, adc_s, period_s) -> None:
@@ -258,6 +271,11 @@ def check_loopback(output_device: str | None, input_device: str | None, volume: 
             f"{result.clicks_played} clicks: close other programs and run the test again."
         )
     figures = describe(result)
+    if result.stutters and not result.passed:
+        raise DeviceError(
+            f"The sound output {result.output_device} stuttered during the test ({result.stutters}; {figures}): "
+            "the computer was too busy - close other programs and run the test again."
+        )
     if not result.passed:
         raise DeviceError(
             f"The audio markers on {where} are more than 1 ms off the recorded sound ({figures}): do not run "

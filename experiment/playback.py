@@ -108,6 +108,7 @@ class SoundDevicePlayer(_Playback):
         self._done = threading.Event()
         self.clock = StreamClock(rate_hz)
         self._stream_frames = 0  # frames written, the leading silence included
+        self.underflows = 0  # buffers the sound system asked for too late: the output stuttered
         self._audio_start: int | None = None  # stream frame of the recording's first sample
         self._started_perf = 0.0
         self._first_dac: float | None = None
@@ -139,6 +140,7 @@ class SoundDevicePlayer(_Playback):
 
     def _callback(self, outdata, frames, timing, status) -> None:
         if status.output_underflow:
+            self.underflows += 1
             log.warning("Audio output underflow at frame %d", self.frames_played)
         now = time.perf_counter()
         dac = self._dac_perf(timing.outputBufferDacTime, timing.currentTime, now)
@@ -221,6 +223,7 @@ class SoundDevicePlayer(_Playback):
             "onset_method": self.onset_method,
             "output_latency_s": _rounded(self.clock.latency_s(), 5),
             "decode_underruns": self.frames.underruns,
+            "output_underflows": self.underflows,
         }
         if whole is not None and self._audio_start is not None:
             info |= {

@@ -18,6 +18,7 @@ from experiment.errors import DeviceError, SessionAborted
 from experiment.markers import MarkerSender
 from experiment.playback import Player
 from experiment.record import SessionRecord
+from experiment.stream_clock import UNSTEADY_MS
 from experiment.ui.display import Display
 from experiment.ui.scales import ItemScreen
 from experiment.ui.soundcheck import calibration_tone, run_sound_check
@@ -25,7 +26,6 @@ from experiment.ui.soundcheck import calibration_tone, run_sound_check
 log = logging.getLogger(__name__)
 AUDIO_START_TIMEOUT_S = 10.0  # the sound system's queue filling (2 s on PulseAudio) and a steady stream
 ONSET_AGREEMENT_S = 0.001  # onset estimates further apart than this are an incident
-UNSTEADY_MS = 5.0  # output buffers further than this from the stream's line: playback stuttered
 AUDIO_STALL_S = 3.0
 
 

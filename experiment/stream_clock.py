@@ -23,6 +23,7 @@ STEADY_CALLBACKS = 10  # this many in a row at the playing pace make a steady st
 MAX_RESIDUAL_S = 0.001  # ... their DAC times within this of one line
 SLOPE_SPAN_S = 5.0  # the sound card's clock rate is fitted over at least this much playing ...
 RECENT_S = 120.0  # ... and over the last two minutes at most (it can wander)
+UNSTEADY_MS = 5.0  # buffers further than this from the stream's line: the playback stuttered
 OFFSET_SPAN_S = 1.0  # before that, the offset at the nominal rate comes from the last second
 
 
