@@ -21,7 +21,7 @@ from experiment.allocation import describe_location, ledger_location
 from experiment.allocation.ledger import open_for_protocol
 from experiment.audio import load_checked_protocol
 from experiment.clock import SessionClock
-from experiment.config import Protocol, check_participant_id
+from experiment.config import Group, Protocol, check_participant_id
 from experiment.console import TechnicianConsole
 from experiment.datastore import (
     EVENT_COLUMNS,
@@ -194,6 +194,7 @@ class Parts:
     device: object
     ledger: object
     allocation: object
+    group: Group  # the allocated one
     player: object
     backend_note: str
     audio_device: str | None
@@ -245,7 +246,8 @@ def _open_parts(ready: Ready, options: RunOptions, resources: ExitStack) -> Part
     )
     _close_later(resources, ledger.close)
     allocation = ledger.allocate(info.participant, info.stratum)
-    recording = FileFrames(protocol.groups[allocation.group].audio)  # decoded a few seconds ahead, never whole
+    group = protocol.groups[allocation.group]
+    recording = FileFrames(group.audio)  # decoded a few seconds ahead, never whole
     audio_device = options.audio_device or info.audio_device or protocol.audio.device
     audio = protocol.audio
     player, note = open_player(
@@ -266,7 +268,7 @@ def _open_parts(ready: Ready, options: RunOptions, resources: ExitStack) -> Part
     if failed := [c for c in checks if not c.ok]:
         error = failed[0].error
         raise error if isinstance(error, ExperimentError) else DataError(failed[0].detail)
-    return Parts(device, ledger, allocation, player, note, audio_device, clock, autopilot, display)
+    return Parts(device, ledger, allocation, group, player, note, audio_device, clock, autopilot, display)
 
 
 def _create_session_files(ready: Ready, parts: Parts, options: RunOptions, resources: ExitStack) -> Files:
@@ -283,18 +285,16 @@ def _create_session_files(ready: Ready, parts: Parts, options: RunOptions, resou
     responses = AppendOnlyCsv(folder / "responses.csv", RESPONSE_COLUMNS)
     _close_later(resources, responses.close)
     record = SessionRecord(folder / RECORD_FILE)
-    group = ready.protocol.groups[parts.allocation.group]
-    run = {
-        "previous_runs": ready.previous,
-        "ledger": describe_location(ledger_location(options.ledger, options.data_dir)),
-    }
-    described = {
-        "markers": parts.device.describe(),
-        "audio": parts.player.describe() | {"backend_choice": parts.backend_note},
-        "autopilot": parts.autopilot,
-    }
-    stimulus = ready.stimuli[group.key]
-    record.update(**first_fields(ready.protocol, info, parts.allocation, group, stimulus, parts.clock, run, described))
+    record.update(
+        **first_fields(
+            ready.protocol, info, parts.allocation, parts.group, ready.stimuli[parts.group.key], parts.clock,
+            previous_runs=ready.previous,
+            ledger=describe_location(ledger_location(options.ledger, options.data_dir)),
+            markers=parts.device.describe(),
+            audio=parts.player.describe() | {"backend_choice": parts.backend_note},
+            autopilot=parts.autopilot,
+        )
+    )  # fmt: skip
     log.info("Session folder: %s", folder)
     log.info("Participant %s, session %s: ledger entry %d", info.participant, info.session, parts.allocation.entry)
     if ready.resume is not None:
@@ -315,12 +315,11 @@ def _connect_session(ready: Ready, parts: Parts, files: Files, options: RunOptio
     window = _console_window(parts.display.win)
     if window is not None:
         _close_later(resources, window.close)
-    group = protocol.groups[parts.allocation.group]
-    shown_group = None if protocol.allocation.blind else group.key
+    shown_group = None if protocol.allocation.blind else parts.group.key
     console = TechnicianConsole(ready.info.participant, protocol.phases, markers, group=shown_group, window=window)
     _close_later(resources, console.close)
     session = Session(
-        protocol, group, parts.clock, markers, parts.display, parts.player, files.responses, files.record,
+        protocol, parts.group, parts.clock, markers, parts.display, parts.player, files.responses, files.record,
         parts.audio_device, console,
     )  # fmt: skip
     session.start_phase = ready.resume.phase if ready.resume else None

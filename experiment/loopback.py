@@ -6,8 +6,8 @@ at every click), and recorded from the input. Each recorded click is put on the 
 clock by the input stream's own ADC timestamps, and compared with the time the player stamped
 for it - the time a session's ``audio_onset`` (first click) and ``sync`` markers carry.
 
-Input timestamps are trusted only where the input stream itself runs steadily: the callbacks
-around a click must lie on one line (the same test as :mod:`experiment.stream_clock`). Right
+Input timestamps are trusted only where the input stream itself runs steadily: the offsets of
+the callbacks around a click from the nominal rate must agree within half a millisecond. Right
 after a stream starts, PulseAudio's input delivers frames faster than real time for a second
 or two, with timestamps that drift by milliseconds per buffer.
 """
@@ -121,7 +121,7 @@ class _Recorder:
 
         self.rate_hz = rate_hz
         self.blocks: list[np.ndarray] = []
-        self.clock = StreamClock(rate_hz)
+        self.clock = StreamClock(rate_hz)  # its steadiness test; frames and ADC times per callback
         self._frames = 0
         self._lock = threading.Lock()
         try:
@@ -154,16 +154,18 @@ class _Recorder:
                 )
             time.sleep(0.02)
 
-    def close(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Stop; the samples, and each callback's first frame and ADC time."""
+    def close(self) -> np.ndarray:
+        """Stop; the recorded samples (each callback's first frame and ADC time kept for time_of)."""
         self._stream.stop()
         self._stream.close()
         with self._lock:
-            samples = np.concatenate(self.blocks) if self.blocks else np.zeros(0, np.float32)
-            return samples, np.array(self.clock.frames, dtype=np.float64), np.array(self.clock.dac_s)
+            self._callback_frames = np.array(self.clock.frames, dtype=np.float64)
+            self._callback_adc_s = np.array(self.clock.dac_s)
+            return np.concatenate(self.blocks) if self.blocks else np.zeros(0, np.float32)
 
-    def time_of(self, frame: float, frames: np.ndarray, adc_s: np.ndarray) -> float | None:
+    def time_of(self, frame: float) -> float | None:
         """The ADC time of ``frame`` from the callbacks around it, or None where they do not agree."""
+        frames, adc_s = self._callback_frames, self._callback_adc_s
         near = np.abs(frames - frame) <= NEIGHBOURS_S * self.rate_hz
         if near.sum() < 4:
             return None
@@ -205,7 +207,7 @@ def run_loopback(
     finally:
         player.stop()
         player.close()
-        samples, frames, adc_s = recorder.close()
+        samples = recorder.close()
     if player.frames_played < player.total_frames:
         raise DeviceError(
             f"The sound output {player.device_name} stopped after {player.frames_played} of "
@@ -216,21 +218,22 @@ def run_loopback(
         player.device_name, recorder.device_name, clicks, len(starts), peak, player.latency_s, _stutters(player)
     )
     if len(starts) == clicks:
-        _compare(result, player, recorder, starts, frames, adc_s, period_s)
+        _compare(result, player, recorder, starts, period_s)
     return result
 
 
 def _stutters(player: SoundDevicePlayer) -> str:
-    whole = player.clock.fit(recent=False)
-    strayed_ms = 1000 * whole.residual_max_s if whole else 0.0
-    if player.underflows:
-        return f"{player.underflows} output underflow(s)"
+    """How the output stuttered, judged as a session judges it (``audio_unsteady``), or ""."""
+    timing = player.timing()
+    strayed_ms = timing.get("fit_residual_max_ms", 0.0)
+    if timing["output_underflows"]:
+        return f"{timing['output_underflows']} output underflow(s)"
     if strayed_ms > UNSTEADY_MS:
         return f"buffers up to {strayed_ms:.1f} ms off the stream's line"
     return ""
 
 
-def _compare(result, player, recorder, starts, frames, adc_s, period_s) -> None:
+def _compare(result, player, recorder, starts, period_s) -> None:
     """Each recorded click against the markers the player stamped for it."""
     rate_hz = player.rate_hz
     syncs = {round(audio_s * rate_hz): perf for audio_s, perf in player.sync_times}
@@ -238,7 +241,7 @@ def _compare(result, player, recorder, starts, frames, adc_s, period_s) -> None:
     card_s_per_frame = whole.seconds_per_frame if whole else 1 / rate_hz
     for k, start in enumerate(starts):
         audio_frame = round((LEAD_S + k * period_s) * rate_hz)
-        heard = recorder.time_of(start, frames, adc_s)
+        heard = recorder.time_of(start)
         if heard is None:
             result.sync_minus_sound_s.append(None)
             result.onset_minus_sound_s.append(None)

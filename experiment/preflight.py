@@ -159,10 +159,11 @@ def preflight(
     marker_port: str | None,
     audio_device: str | None = None,
     ledger: str | None = None,
-    loopback_input: str | bool = False,
+    loopback: bool = False,
+    audio_input: str | None = None,
 ) -> list[Check]:
-    """Every check; ``loopback_input`` (an input name, or True for the default input) adds the
-    audio loopback self-test (experiment/loopback.py)."""
+    """Every check; ``loopback`` adds the audio loopback self-test (experiment/loopback.py),
+    recording from ``audio_input`` (part of its name; None: the default input)."""
     try:
         protocol, _ = load_checked_protocol(protocol_path)
     except (ExperimentError, OSError) as err:
@@ -170,11 +171,10 @@ def preflight(
     checks = [Check("protocol and stimuli", True, f"{protocol_path} valid; {len(protocol.groups)} recordings verified")]
     output = audio_device or protocol.audio.device
     checks.append(run_check("sound output", lambda: check_audio(output, protocol.audio.volume)))
-    if loopback_input:
+    if loopback:
         from experiment.loopback import check_loopback
 
-        source = None if loopback_input is True else loopback_input
-        checks.append(run_check("audio loopback", lambda: check_loopback(output, source, protocol.audio.volume)))
+        checks.append(run_check("audio loopback", lambda: check_loopback(output, audio_input, protocol.audio.volume)))
     checks.append(run_check("marker device", lambda: check_marker_port(protocol, marker_protocol, marker_port)))
     checks.append(run_check("data folder", lambda: check_data_dir(data_dir)))
     checks.append(run_check("allocation ledger", lambda: check_ledger(ledger_location(ledger, data_dir), protocol)))
@@ -206,10 +206,10 @@ def main(argv: list[str]) -> int:
     protocol = args.protocol or (DEMO_PROTOCOL if args.demo else DEFAULT_PROTOCOL)
     if args.audio_input and not args.audio_loopback:
         parser.error("--audio-input names the loopback's line input: add --audio-loopback")
-    loopback = (args.audio_input or True) if args.audio_loopback else False
     checks = preflight(
-        protocol, args.data_dir, args.marker_protocol, args.marker_port, args.audio_device, args.ledger, loopback
-    )
+        protocol, args.data_dir, args.marker_protocol, args.marker_port, args.audio_device, args.ledger,
+        args.audio_loopback, args.audio_input,
+    )  # fmt: skip
     for check in checks:
         print(check.line())
     failed = [c for c in checks if not c.ok]

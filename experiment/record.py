@@ -121,18 +121,19 @@ def read_record(folder: Path, check_types: bool = True) -> dict[str, Any]:
     return data
 
 
-def first_fields(protocol, info, allocation, group, stimulus, clock, run: dict, parts: dict) -> dict[str, Any]:
+def first_fields(
+    protocol, info, allocation, group, stimulus, clock, *, previous_runs, ledger: str, markers, audio, autopilot
+) -> dict[str, Any]:
     """What session.json says as the session folder is made: who, what, with which devices.
 
-    ``run``: ``previous_runs`` (folders) and ``ledger`` (its description); ``parts``: the
-    ``markers`` and ``audio`` descriptions and the ``autopilot`` (or None).
+    ``ledger``: where the ledger is (without a password); ``markers`` and ``audio``: the
+    devices' descriptions; ``autopilot``: the simulated participant, or None.
     """
-    previous, autopilot = run["previous_runs"], parts["autopilot"]
     return {
         "participant": info.participant,
         "session": info.session,
-        "run": len(previous) + 1,
-        "previous_runs": [str(p) for p in previous],
+        "run": len(previous_runs) + 1,
+        "previous_runs": [str(p) for p in previous_runs],
         "group": group.key,
         "status": "running",
         "started_at": clock.started_at_iso,
@@ -146,12 +147,12 @@ def first_fields(protocol, info, allocation, group, stimulus, clock, run: dict, 
         "audio_sha256": stimulus.sha256,
         "audio_duration_s": round(stimulus.duration_s, 3),
         "audio_check": stimulus.as_record(),
-        "audio": parts["audio"],
-        "markers": parts["markers"],
+        "audio": audio,
+        "markers": markers,
         "marker_codes": dict(protocol.markers.codes),
         "marker_faults": 0,
         "allocation": {
-            "ledger": run["ledger"],
+            "ledger": ledger,
             "stratum": allocation.stratum or None,
             "position": None if allocation.position is None else allocation.position + 1,
             "replaces": allocation.replaces,

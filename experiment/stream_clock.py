@@ -68,7 +68,7 @@ class StreamClock:
         audio_span_s = (frames[-1] - frames[0]) / self.rate_hz
         if audio_span_s <= 0 or (wall[-1] - wall[0]) < 0.7 * audio_span_s:
             return False  # still filling the queue: callbacks faster than the sound plays
-        fit = line_fit(frames, np.array(self.dac_s[-STEADY_CALLBACKS:]))
+        fit = _line(frames, np.array(self.dac_s[-STEADY_CALLBACKS:]))
         return fit.residual_max_s < MAX_RESIDUAL_S
 
     def fit(self, recent: bool = True) -> Fit | None:
@@ -78,14 +78,14 @@ class StreamClock:
         frames = np.array(self.frames[self.steady_from :], dtype=np.float64)
         dac = np.array(self.dac_s[self.steady_from :])
         if not recent:
-            return line_fit(frames, dac)
+            return _line(frames, dac)
         if (frames[-1] - frames[0]) / self.rate_hz < SLOPE_SPAN_S:
             # The nominal rate is off the card's by up to hundreds of ppm: the offset follows the
             # last second only, so that error cannot build up over the first seconds.
             last = frames >= frames[-1] - OFFSET_SPAN_S * self.rate_hz
             return _offset_only(frames[last], dac[last], 1.0 / self.rate_hz)
         keep = frames >= frames[-1] - RECENT_S * self.rate_hz
-        return line_fit(frames[keep], dac[keep])
+        return _line(frames[keep], dac[keep])
 
     def latency_s(self) -> float | None:
         """Median time from a callback to its buffer being heard, over the steady callbacks."""
@@ -108,7 +108,7 @@ def _offset_only(frames: np.ndarray, dac_s: np.ndarray, seconds_per_frame: float
     )
 
 
-def line_fit(frames: np.ndarray, dac_s: np.ndarray) -> Fit:
+def _line(frames: np.ndarray, dac_s: np.ndarray) -> Fit:
     origin = dac_s[0]  # fitted relative to the first point: perf_counter values are large
     slope, intercept = np.polyfit(frames, dac_s - origin, 1) if len(frames) > 1 else (0.0, 0.0)
     residuals = dac_s - origin - (intercept + slope * frames)

@@ -247,6 +247,7 @@ def _write_truth(path, record, phases, beat_s, targets, eda, time_s, to_recorder
 # --- sessions, for a study that was never run (demos, tests, the benchmark) ----------------------
 # How long a simulated participant takes over the phases the protocol does not time.
 UNTIMED_S = {"instructions": 40.0, "questionnaires": 110.0, "end": 8.0}
+AUDIO_S = 660.0  # the paradigm's recording, where the protocol does not pin its length
 SELF_REPORT_EFFECTS = {"CBS": 12.0, "LKM": 10.0, "RUM": -12.0, "PE": 3.0, "NEU": 0.0}
 
 
@@ -260,13 +261,9 @@ def full_protocol():
 
 def timeline(protocol) -> tuple[tuple[str, str, float], ...]:
     """(name, kind, seconds) of each of the protocol's phases, as a simulated participant runs them."""
+    audio_s = protocol.audio.expected_duration_s or AUDIO_S
     return tuple(
-        (
-            p.name,
-            p.kind,
-            p.duration_s or (protocol.audio.expected_duration_s if p.kind == "audio" else UNTIMED_S[p.kind]),
-        )
-        for p in protocol.phases
+        (p.name, p.kind, p.duration_s or (audio_s if p.kind == "audio" else UNTIMED_S[p.kind])) for p in protocol.phases
     )
 
 
