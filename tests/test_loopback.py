@@ -51,14 +51,21 @@ def test_the_markers_agree_with_the_recorded_clicks_within_a_millisecond(tmp_pat
     assert "READY: 7 of 7" in result.stdout
 
 
+@pytest.mark.timing
 def test_a_marker_three_milliseconds_late_fails_the_test(monkeypatch, sound_server):
+    """A timing test (runs alone): beside other sessions the output stuttered once in CI, and a
+    stutter is rightly reported as such instead of as late markers. Measured again once then."""
+
     class LatePlayer(SoundDevicePlayer):
         def output_time(self, stream_frame: float) -> float:
             return super().output_time(stream_frame) + 0.003
 
     monkeypatch.setattr(loopback, "SoundDevicePlayer", LatePlayer)
     result = loopback.run_loopback(None, None)
-    assert not result.passed
+    if result.stutters:
+        warnings.warn(f"the output stuttered ({result.stutters}); measured again", stacklevel=1)
+        result = loopback.run_loopback(None, None)
+    assert not result.passed and not result.stutters
     assert result.clicks_measured >= 16
     assert 2.0 < result.onset_error_s * 1000 < 4.0
     with pytest.raises(loopback.DeviceError, match="more than 1 ms off the recorded sound"):
