@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO
+from helpers import REPO
 
 from experiment.analysis.align import align
 from experiment.analysis.recorders import Columns, read_recording

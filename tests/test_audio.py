@@ -8,7 +8,7 @@ import hashlib
 import numpy as np
 import pytest
 import soundfile
-from conftest import GROUPS, SAMPLE_RATE_HZ, run_session, tone, write_protocol
+from helpers import GROUPS, SAMPLE_RATE_HZ, run_session, tone, write_protocol
 
 from experiment.audio import check_stimulus, resample
 from experiment.config import load_protocol
@@ -107,7 +107,7 @@ def test_eleven_minute_recordings_pass_the_full_protocol_and_start_playing(tmp_p
     import time
 
     from bench_audio import full_protocol_copy, write_recordings
-    from conftest import REPO
+    from helpers import REPO
 
     from experiment.audio import load_samples
     from experiment.playback import SoundDevicePlayer

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, run_session, write_protocol
+from helpers import REPO, run_session, write_protocol
 from recorder_writers import Signals, write_xdf
 
 from experiment.analysis import simulate

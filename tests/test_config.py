@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import DEMO_PROTOCOL, REPO, write_protocol
+from helpers import DEMO_PROTOCOL, REPO, write_protocol
 
 from experiment.config import GROUP_KEYS, check_participant_id, load_protocol
 from experiment.errors import ConfigError

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import io
 
-from conftest import DEMO_PROTOCOL
+from helpers import DEMO_PROTOCOL
 
 from experiment.clock import SessionClock
 from experiment.config import load_protocol

@@ -7,8 +7,7 @@ import os
 import subprocess
 
 import pytest
-from conftest import VirtualScreen, session_command, write_protocol
-from helpers import wait_for
+from helpers import VirtualScreen, session_command, wait_for, write_protocol
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO
+from helpers import REPO
 
 from experiment.datastore import EVENT_COLUMNS, RESPONSE_COLUMNS
 from experiment.launcher import build_parser

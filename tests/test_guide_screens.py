@@ -7,8 +7,8 @@ run the tool and commit."""
 from __future__ import annotations
 
 import numpy as np
-from conftest import REPO, write_protocol
 from guide_screens import GUIDE, SCREENS, take
+from helpers import REPO, write_protocol
 from PIL import Image
 
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO
+from helpers import REPO
 from hrv_validation import DEGRADATIONS, degrade, detection, five_minute_windows, load_record, ours, truth
 
 from experiment.analysis import pipeline, simulate

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-from conftest import REPO
+from helpers import REPO
 
 
 def test_desktop_entry_is_valid_and_points_at_this_copy(tmp_path):

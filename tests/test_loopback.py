@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import REPO
+from helpers import REPO
 
 from experiment import loopback
 from experiment.playback import SoundDevicePlayer

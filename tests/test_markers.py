@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from conftest import REPO, TtyPair, interval_misses, measure_twice_if_missed
+from helpers import REPO, TtyPair, interval_misses, measure_twice_if_missed
 
 from experiment.clock import SessionClock
 from experiment.datastore import EVENT_COLUMNS, AppendOnlyCsv

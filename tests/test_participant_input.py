@@ -9,8 +9,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-from conftest import find_window, write_protocol, xdotool
-from helpers import pass_checks_and_sound_check, read_csv, session_dir, start_session, wait_for
+from helpers import (
+    find_window,
+    pass_checks_and_sound_check,
+    read_csv,
+    session_dir,
+    start_session,
+    wait_for,
+    write_protocol,
+    xdotool,
+)
 from PIL import Image, ImageGrab
 
 from experiment.ui.scales import BUTTON_POS, SCALE_Y, LikertScale, VasScale

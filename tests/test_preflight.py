@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from conftest import REPO
+from helpers import REPO
 
 
 def preflight(*args: str, env=None) -> subprocess.CompletedProcess:

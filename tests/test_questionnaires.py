@@ -4,7 +4,7 @@ import re
 
 import pandas as pd
 import pytest
-from conftest import REPO
+from helpers import REPO
 
 from experiment.errors import ConfigError
 from experiment.questionnaires import load_questionnaire, score, score_change

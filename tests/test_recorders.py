@@ -11,7 +11,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO
+from helpers import REPO
 from recorder_writers import (
     BIOSEMI_FLAGS,
     Signals,

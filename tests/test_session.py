@@ -15,27 +15,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from conftest import (
+from helpers import (
     GROUPS,
     SoundServer,
-    find_window,
-    interval_misses,
-    measure_twice_if_missed,
-    run_session,
-    session_command,
-    write_protocol,
-    xdotool,
-)
-from helpers import (
     abort_at_welcome,
     autopilot_answers,
     count_rows,
+    find_window,
+    interval_misses,
+    measure_twice_if_missed,
     press_escape_and_confirm,
     read_csv,
+    run_session,
+    session_command,
     session_dir,
     start_session,
     wait_for,
     wait_for_marker,
+    write_protocol,
+    xdotool,
 )
 
 from experiment.config import file_sha256, load_protocol, required_events

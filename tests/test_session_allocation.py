@@ -10,8 +10,17 @@ import subprocess
 import sys
 import time
 
-from conftest import REPO, find_window, run_session, write_protocol, xdotool
-from helpers import abort_at_welcome, read_csv, session_dir, start_session
+from helpers import (
+    REPO,
+    abort_at_welcome,
+    find_window,
+    read_csv,
+    run_session,
+    session_dir,
+    start_session,
+    write_protocol,
+    xdotool,
+)
 
 from experiment.allocation import Ledger
 from experiment.config import GROUP_KEYS

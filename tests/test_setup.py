@@ -7,7 +7,7 @@ import sys
 
 import pytest
 import setup as project_setup
-from conftest import REPO
+from helpers import REPO
 
 
 def test_setup_on_this_machine_finds_everything_in_place():

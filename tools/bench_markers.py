@@ -32,7 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from conftest import TtyPair  # noqa: E402
+from helpers import TtyPair  # noqa: E402
 from emulators import real_time  # noqa: E402
 
 from experiment.clock import SessionClock  # noqa: E402

@@ -5,7 +5,7 @@
 1. ``ruff check`` and ``ruff format --check``.
 2. All tests but the marker timing ones, side by side in ``WORKERS`` processes
    (pytest-xdist): most of a session test's time is spent waiting in real time, and each
-   worker has its own virtual screen, sound server and tty pairs (tests/conftest.py).
+   worker has its own virtual screen, sound server and tty pairs (tests/conftest.py, tests/helpers.py).
 3. The marker timing tests (``-m timing``) alone: they measure sub-millisecond intervals
    through a pty on a 2-core machine, and other sessions beside them would be measured too.
 
