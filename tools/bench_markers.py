@@ -32,8 +32,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from helpers import TtyPair  # noqa: E402
 from emulators import real_time  # noqa: E402
+from helpers import TtyPair  # noqa: E402
 
 from experiment.clock import SessionClock  # noqa: E402
 from experiment.datastore import EVENT_COLUMNS, AppendOnlyCsv  # noqa: E402
