@@ -259,7 +259,7 @@ def count_rows(path: Path) -> int:
 def abort_at_welcome(proc: subprocess.Popen, folder: Path) -> None:
     """The technician's part once the dialog is done: the checks, the sound check, then Escape
     and Y on the welcome screen; the session must end as aborted (exit 3)."""
-    window = find_window("PsychoPy")
+    window = find_window("PsychoPy", process=proc)
     pass_checks_and_sound_check(window, folder)
     wait_for_marker(folder, "welcome_start")
     press_escape_and_confirm(window)

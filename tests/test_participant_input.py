@@ -106,10 +106,10 @@ def test_answers_given_with_mouse_and_keys_are_recorded_exactly(tmp_path):
     )
     shots: dict[str, np.ndarray] = {}
     try:
-        xdotool("windowfocus", "--sync", find_window("New session"))
+        xdotool("windowfocus", "--sync", find_window("New session", process=proc))
         time.sleep(0.3)
         xdotool("key", "Return")  # the dialog is pre-filled
-        window = Window(find_window("PsychoPy"))
+        window = Window(find_window("PsychoPy", process=proc))
         events, responses = folder / "events.csv", folder / "responses.csv"
         pass_checks_and_sound_check(window.id, folder)
         answered = 0

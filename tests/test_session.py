@@ -276,14 +276,14 @@ def test_dialog_refuses_a_name_then_starts_with_the_typed_pseudonym(tmp_path):
     data = tmp_path / "data"
     proc = start_session("--protocol", str(protocol), "--participant", "Jane", "--data-dir", str(data))
     try:
-        dialog = find_window("New session")
+        dialog = find_window("New session", process=proc)
         xdotool("windowfocus", "--sync", dialog)
         time.sleep(0.3)
         xdotool("key", "Tab", "Tab")  # the prefilled name stays; fill in the initials
         xdotool("type", "AB")
         xdotool("key", "Return")
         time.sleep(1.0)
-        again = find_window("New session")  # shown again, saying what to correct
+        again = find_window("New session", process=proc)  # shown again, saying what to correct
         xdotool("windowfocus", "--sync", again)
         time.sleep(0.3)
         xdotool("key", "ctrl+a")

@@ -117,13 +117,13 @@ def test_the_dialog_asks_for_the_stratum_and_presets_none(tmp_path):
     args = ("--protocol", str(protocol), "--participant", "P043", "--technician", "AB", "--data-dir", str(data))
     proc = start_session(*args)
     try:
-        dialog = find_window("New session")
+        dialog = find_window("New session", process=proc)
         xdotool("windowfocus", "--sync", dialog)
         time.sleep(0.3)
         xdotool("key", "Return")  # the stratum left at "(choose)": shown again, nothing allocated
         time.sleep(1.0)
         assert proc.poll() is None and not (data / "allocation.sqlite").exists()
-        again = find_window("New session")
+        again = find_window("New session", process=proc)
         xdotool("windowfocus", "--sync", again)
         time.sleep(0.3)
         xdotool("key", "Tab", "Tab", "Tab", "Down", "Down")  # to the stratum box: (choose), female, male

@@ -78,7 +78,7 @@ def grab_dialog(protocol: Path, data: Path):
     args = ("--participant", "P001", "--technician", "AB", "--data-dir", str(data))
     proc = subprocess.Popen(_session(protocol, *args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        window = find_window("New session")
+        window = find_window("New session", process=proc)
         xdotool("windowfocus", "--sync", window)
         time.sleep(0.8)  # let Qt finish painting
         geometry = dict(

@@ -32,7 +32,11 @@ class VirtualScreen:
             raise RuntimeError("Xvfb is not installed: run the set-up (python3 tools/setup.py dev).")
         read, write = os.pipe()
         geometry = [arg for n, size in enumerate(screens or ("1280x1024x24",)) for arg in ("-screen", str(n), size)]
-        command = ["Xvfb", "-displayfd", str(write), "-nolisten", "tcp", *geometry]
+        # -noreset: by default an X server resets when its last client leaves, and a client that
+        # connects during the reset is closed at once (Qt then aborts: "could not connect to
+        # display"). The tests' polling xdotool is often the only client, so on a busy machine
+        # about one connection in ten hit a reset (measured); with -noreset none in 23,000.
+        command = ["Xvfb", "-displayfd", str(write), "-nolisten", "tcp", "-noreset", *geometry]
         if xinerama:
             command.insert(1, "+xinerama")
         self.proc = subprocess.Popen(command, pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -168,16 +172,30 @@ def focus(window_id: str, timeout_s: float = 10) -> str:
         time.sleep(0.25)
 
 
-def find_window(title: str, timeout_s: float = 60) -> str:
-    """The X window id of the newest window titled exactly ``title``."""
+def find_window(title: str, timeout_s: float = 60, process: subprocess.Popen | None = None) -> str:
+    """The X window id of the newest window titled exactly ``title``. Given the ``process`` that
+    should show it, a process that ends first (or never shows it) fails with what it printed."""
     deadline = time.monotonic() + timeout_s
     while True:
         found = subprocess.run(["xdotool", "search", "--name", f"^{title}$"], capture_output=True, text=True)
         if found.stdout.split():
             return found.stdout.split()[-1]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for the window '{title}'")
+        ended = process is not None and process.poll() is not None
+        if ended or time.monotonic() > deadline:
+            why = f"the program ended (exit {process.returncode})" if ended else f"timed out after {timeout_s:.0f} s"
+            raise AssertionError(f"no window '{title}': {why}{_printed_by(process)}")
         time.sleep(0.1)
+
+
+def _printed_by(process: subprocess.Popen | None) -> str:
+    """The last lines a process printed (stopping it if it still runs), for a failure message."""
+    if process is None or process.stdout is None:
+        return ""
+    if process.poll() is None:
+        process.kill()
+    out, err = process.communicate(timeout=10)
+    tail = "\n".join(((out or "") + (err or "")).strip().splitlines()[-15:])
+    return f"; it printed:\n{tail}" if tail else "; it printed nothing"
 
 
 def _stop(proc: subprocess.Popen) -> None:
