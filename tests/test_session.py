@@ -18,6 +18,7 @@ import soundfile
 from helpers import (
     GROUPS,
     SoundServer,
+    VirtualScreen,
     abort_at_welcome,
     autopilot_answers,
     count_rows,
@@ -407,6 +408,23 @@ def test_no_screen_is_one_sentence_before_anything_is_allocated(tmp_path):
         )
         assert result.returncode == 4
         assert "No screen was found" in result.stderr and "Traceback" not in result.stderr
+    assert not data.exists() or not any(data.iterdir())
+
+
+def test_a_screen_that_does_not_answer_is_one_sentence_not_a_qt_crash(tmp_path):
+    """DISPLAY left over from a desktop session that ended: Qt would abort (exit -6)."""
+    gone = VirtualScreen()
+    gone.stop()  # a display number that no server answers now
+    data = tmp_path / "data"
+    result = subprocess.run(
+        session_command("--demo", "--participant", "P001", "--data-dir", str(data)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=os.environ | gone.env(),
+    )
+    assert result.returncode == 4, result.stderr
+    assert f"the screen DISPLAY={gone.display} does not answer" in result.stderr and "Traceback" not in result.stderr
     assert not data.exists() or not any(data.iterdir())
 
 

@@ -27,11 +27,38 @@ MIN_FRAME_S = 1 / 60
 
 def require_screen() -> None:
     """Refuse with one sentence where no screen can be reached (pyglet and Qt would crash)."""
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    if not sys.platform.startswith("linux") or os.environ.get("WAYLAND_DISPLAY"):
+        return
+    display = os.environ.get("DISPLAY")
+    if not display:
         raise DeviceError(
             "No screen was found (DISPLAY is not set): start the session from the lab PC's desktop, "
             "or for a dry run on a server use ./demo.sh or xvfb-run."
         )
+    if _x_display_answers(display) is False:
+        raise DeviceError(
+            f"No screen was found: the screen DISPLAY={display} does not answer (the desktop session "
+            "ended, or the variable is left over): start the session from the lab PC's desktop."
+        )
+
+
+def _x_display_answers(display: str) -> bool | None:
+    """Whether the X server ``display`` accepts a client (None: libX11 not found, not checked)."""
+    import ctypes
+    import ctypes.util
+
+    library = ctypes.util.find_library("X11")
+    if library is None:
+        return None
+    xlib = ctypes.CDLL(library)
+    xlib.XOpenDisplay.restype = ctypes.c_void_p
+    xlib.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    xlib.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    connection = xlib.XOpenDisplay(display.encode())
+    if not connection:
+        return False
+    xlib.XCloseDisplay(connection)
+    return True
 
 
 class Display:
