@@ -26,6 +26,7 @@ from experiment.ui.soundcheck import calibration_tone, run_sound_check
 log = logging.getLogger(__name__)
 AUDIO_START_TIMEOUT_S = 10.0  # the sound system's queue filling (2 s on PulseAudio) and a steady stream
 ONSET_AGREEMENT_S = 0.001  # onset estimates further apart than this are an incident
+SYNC_AGREEMENT_S = 0.001  # ... and sync markers further than this from where the onset marker puts them
 AUDIO_STALL_S = 3.0
 
 
@@ -273,7 +274,29 @@ class Session:
                 f"(rms {timing['fit_residual_rms_ms']:.1f} ms), as when the computer is too busy or the sound "
                 "system runs short; the sync markers follow what was really played",
             )
-        return timing
+        return timing | self._sync_agreement(timing)
+
+    def _sync_agreement(self, timing: dict) -> dict:
+        """How far each sync marker, as written, is from where the audio_onset marker and the sound
+        card's measured rate put it (``sync(audio_s = x) - audio_onset = x`` card seconds); beyond
+        1 ms an incident, since the onset marker may then be off by as much."""
+        if "sound_card_clock_ppm" not in timing or not self.markers.flush():
+            return {}
+        written = self.markers.written
+        onsets = [perf for label, _, perf in written if label == "audio_onset"]
+        syncs = [(float(detail.removeprefix("audio_s=")), perf) for label, detail, perf in written if label == "sync"]
+        if not onsets or not syncs:
+            return {}
+        card = 1 + timing["sound_card_clock_ppm"] * 1e-6
+        position_s, error_s = max(((x, (perf - onsets[-1]) - x * card) for x, perf in syncs), key=lambda e: abs(e[1]))
+        if abs(error_s) > SYNC_AGREEMENT_S:
+            self.incident(
+                "audio_sync_disagreement",
+                f"the sync marker at audio_s={position_s:.3f} was written {1000 * error_s:+.2f} ms from where the "
+                "audio_onset marker and the sound card's rate put it (more than 1 ms): the onset marker may be "
+                "off by as much; the sync markers follow what was really played",
+            )
+        return {"sync_markers_checked": len(syncs), "sync_vs_onset_max_ms": round(abs(error_s) * 1000, 3)}
 
     def _send_syncs(self, already_sent: int) -> int:
         """Queue a sync marker for each sync sample the sound card has reached."""

@@ -114,9 +114,13 @@ def test_demo_session_end_to_end_with_markers_on_a_tty(tmp_path, tty_pair):
     card = 1 + audio["sound_card_clock_ppm"] * 1e-6
     syncs = [(float(e["detail"].removeprefix("audio_s=")), float(e["time_s"])) for e in events if e["label"] == "sync"]
     kinds = [i["kind"] for i in record["incidents"]]
+    worst_ms = max(abs((t - onset) - x * card) for x, t in syncs) * 1000
+    # The session measured the same itself; beyond 1 ms it said so (an incident), never silently.
+    assert audio["sync_markers_checked"] == len(syncs) and abs(audio["sync_vs_onset_max_ms"] - worst_ms) < 0.01
+    assert worst_ms <= 1.0 or "audio_sync_disagreement" in kinds, (worst_ms, kinds)
     if audio["fit_residual_max_ms"] <= 5.0:  # the output kept time
         # (1 ms is the aim; four sessions at once on two cores jitter the callbacks: 1.2 ms was seen)
-        assert syncs and all(abs((t - onset) - x * card) < 0.002 for x, t in syncs), (onset, syncs, card)
+        assert worst_ms < 2.0, (onset, syncs, card)
         assert abs(audio["onset_by_whole_fit_s"] - audio["onset_s"]) < 0.001
     else:  # an overloaded machine made the sound system stutter: said, not hidden
         assert "audio_unsteady" in kinds, audio

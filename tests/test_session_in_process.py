@@ -39,7 +39,7 @@ def short_protocol(sound_check: bool = False):
     )
 
 
-def run_session(folder, protocol, start_phase=None, stop_after_s=None, group="CBS"):
+def run_session(folder, protocol, start_phase=None, stop_after_s=None, group="CBS", player_class=NullPlayer):
     folder.mkdir(parents=True, exist_ok=True)
     clock = SessionClock()
     device = open_device("brainproducts", "loop://", None, 2.0)
@@ -48,7 +48,7 @@ def run_session(folder, protocol, start_phase=None, stop_after_s=None, group="CB
     record = SessionRecord(folder / "session.json")
     record.update(participant="P001", session=1, run=1, group=group, status="running")
     markers = MarkerSender(device, protocol.markers.codes, clock, events)
-    player = NullPlayer(np.zeros((round(AUDIO_S * RATE_HZ), 2), np.int16), RATE_HZ, sync_every_s=SYNC_S)
+    player = player_class(np.zeros((round(AUDIO_S * RATE_HZ), 2), np.int16), RATE_HZ, sync_every_s=SYNC_S)
     if stop_after_s is not None:
         player.stop_after_frames = round(stop_after_s * RATE_HZ)
     display = HeadlessDisplay(protocol.display, clock, Autopilot(7, speed=100))
@@ -100,6 +100,42 @@ def test_sync_markers_sit_on_the_players_line(tmp_path):
     for position_s, time_s in syncs:  # write times: how exact they are is the timing tests' job (run alone)
         assert time_s - onset == pytest.approx(position_s, abs=0.015)
     assert record["audio"]["complete"] is True and record["audio"]["frames_played"] == round(AUDIO_S * RATE_HZ)
+
+
+class CardClockPlayer(NullPlayer):
+    """Reports the sound card's clock rate, as a real player does, so the session checks its sync
+    markers against the onset marker; ``sync_late_s`` puts every sync sample that much late."""
+
+    sync_late_s = 0.0
+
+    def timing(self) -> dict:
+        return {"sound_card_clock_ppm": 0.0}
+
+    def _record_syncs(self, frames_reached: int, perf_of_sample) -> None:
+        super()._record_syncs(frames_reached, lambda index: perf_of_sample(index) + self.sync_late_s)
+
+
+class LateSyncPlayer(CardClockPlayer):
+    sync_late_s = 0.02
+
+
+def test_the_session_measures_its_sync_markers_against_the_onset_marker(tmp_path):
+    _, rows, _, record = run_session(tmp_path / "s", short_protocol(), player_class=CardClockPlayer)
+    onset = next(float(r["time_s"]) for r in rows if r["label"] == "audio_onset")
+    worst_ms = max(
+        abs(float(r["time_s"]) - onset - float(r["detail"].removeprefix("audio_s="))) * 1000
+        for r in rows
+        if r["label"] == "sync"
+    )
+    assert record["audio"]["sync_markers_checked"] == 2
+    assert record["audio"]["sync_vs_onset_max_ms"] == pytest.approx(worst_ms, abs=0.01)
+
+
+def test_sync_markers_off_the_onset_marker_are_an_incident(tmp_path):
+    _, _, _, record = run_session(tmp_path / "s", short_protocol(), player_class=LateSyncPlayer)
+    assert 10 < record["audio"]["sync_vs_onset_max_ms"] < 30  # 20 ms late, give or take the writes' jitter
+    said = [i["detail"] for i in record["incidents"] if i["kind"] == "audio_sync_disagreement"]
+    assert len(said) == 1 and "the onset marker may be off by as much" in said[0]
 
 
 def test_a_lost_sound_output_is_an_incident_and_the_session_goes_on(tmp_path):

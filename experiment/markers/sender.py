@@ -92,6 +92,7 @@ class MarkerSender:
         self.faults = 0
         self.reconnects = 0
         self.last: tuple[str, int, bool] | None = None
+        self.written: list[tuple[str, str, float]] = []  # (label, detail, perf_counter) of each code written
         self.error: ExperimentError | None = None
         self._lost = False
         self._next_reconnect = 0.0
@@ -150,6 +151,8 @@ class MarkerSender:
             }
         )
         self.last = (request.label, request.code, sent_ok)
+        if sent_ok:
+            self.written.append((request.label, request.detail, written_at))
 
     def _write(self, request: _Request) -> tuple[float, bool]:
         device = self.device
