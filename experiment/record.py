@@ -55,7 +55,7 @@ FIELDS = {
         Field("audio_sha256", (str,), "its sha256"),
         Field("audio_duration_s", (float, int), "its duration, seconds"),
         Field("audio_check", (dict,), "the recording's checks: rate, channels, peak, clipping, silence"),
-        Field("audio", (dict,), "playback: backend, device, rate, onset method, fit residuals, latency, sync-vs-onset check, completeness"),
+        Field("audio", (dict,), "playback: backend, device, rate, onset method, fit, latency, sync check, complete"),
         Field("sound_check", (dict,), "the technician's sound check before the first screen"),
         Field("markers", (dict,), "the marker device: protocol, port, settings"),
         Field("marker_codes", (dict,), "event label -> code (1-255) as sent"),
