@@ -116,7 +116,7 @@ class CardClockPlayer(NullPlayer):
 
 
 class LateSyncPlayer(CardClockPlayer):
-    sync_late_s = 0.02
+    sync_late_s = 0.05
 
 
 def test_the_session_measures_its_sync_markers_against_the_onset_marker(tmp_path):
@@ -133,7 +133,8 @@ def test_the_session_measures_its_sync_markers_against_the_onset_marker(tmp_path
 
 def test_sync_markers_off_the_onset_marker_are_an_incident(tmp_path):
     _, _, _, record = run_session(tmp_path / "s", short_protocol(), player_class=LateSyncPlayer)
-    assert 10 < record["audio"]["sync_vs_onset_max_ms"] < 30  # 20 ms late, give or take the writes' jitter
+    # 50 ms late, give or take the writes' jitter (in-process beside other tests: up to ~8 ms seen)
+    assert 25 < record["audio"]["sync_vs_onset_max_ms"] < 100
     said = [i["detail"] for i in record["incidents"] if i["kind"] == "audio_sync_disagreement"]
     assert len(said) == 1 and "the onset marker may be off by as much" in said[0]
 
