@@ -193,6 +193,7 @@ class Parts:
 
     device: object
     ledger: object
+    ledger_described: str  # where the ledger is, without a password (for session.json)
     allocation: object
     group: Group  # the allocated one
     player: object
@@ -237,8 +238,9 @@ def _open_parts(ready: Ready, options: RunOptions, resources: ExitStack) -> Part
     _close_later(resources, device.close)
     if warning:
         log.warning("%s", warning)
+    ledger_at = ledger_location(options.ledger, options.data_dir)
     ledger = open_for_protocol(
-        ledger_location(options.ledger, options.data_dir),
+        ledger_at,
         protocol.allocation,
         list(protocol.groups),
         options.station,
@@ -268,7 +270,10 @@ def _open_parts(ready: Ready, options: RunOptions, resources: ExitStack) -> Part
     if failed := [c for c in checks if not c.ok]:
         error = failed[0].error
         raise error if isinstance(error, ExperimentError) else DataError(failed[0].detail)
-    return Parts(device, ledger, allocation, group, player, note, audio_device, clock, autopilot, display)
+    return Parts(
+        device, ledger, describe_location(ledger_at), allocation, group, player, note, audio_device, clock, autopilot,
+        display,
+    )  # fmt: skip
 
 
 def _create_session_files(ready: Ready, parts: Parts, options: RunOptions, resources: ExitStack) -> Files:
@@ -289,7 +294,7 @@ def _create_session_files(ready: Ready, parts: Parts, options: RunOptions, resou
         **first_fields(
             ready.protocol, info, parts.allocation, parts.group, ready.stimuli[parts.group.key], parts.clock,
             previous_runs=ready.previous,
-            ledger=describe_location(ledger_location(options.ledger, options.data_dir)),
+            ledger=parts.ledger_described,
             markers=parts.device.describe(),
             audio=parts.player.describe() | {"backend_choice": parts.backend_note},
             autopilot=parts.autopilot,

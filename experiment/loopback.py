@@ -155,17 +155,16 @@ class _Recorder:
             time.sleep(0.02)
 
     def close(self) -> np.ndarray:
-        """Stop; the recorded samples (each callback's first frame and ADC time kept for time_of)."""
+        """Stop; the recorded samples."""
         self._stream.stop()
         self._stream.close()
         with self._lock:
-            self._callback_frames = np.array(self.clock.frames, dtype=np.float64)
-            self._callback_adc_s = np.array(self.clock.dac_s)
             return np.concatenate(self.blocks) if self.blocks else np.zeros(0, np.float32)
 
     def time_of(self, frame: float) -> float | None:
-        """The ADC time of ``frame`` from the callbacks around it, or None where they do not agree."""
-        frames, adc_s = self._callback_frames, self._callback_adc_s
+        """The ADC time of ``frame`` from the callbacks around it, or None where they do not agree
+        (once the stream is closed)."""
+        frames, adc_s = np.array(self.clock.frames, dtype=np.float64), np.array(self.clock.dac_s)
         near = np.abs(frames - frame) <= NEIGHBOURS_S * self.rate_hz
         if near.sum() < 4:
             return None
