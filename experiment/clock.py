@@ -27,5 +27,11 @@ class SessionClock:
         return perf_counter_s - self._zero
 
     @property
+    def origin_s(self) -> float:
+        """``time.perf_counter()`` at session time 0: on Linux CLOCK_MONOTONIC, the clock the
+        kernel's trace and Lab Streaming Layer's ``local_clock`` also read."""
+        return self._zero
+
+    @property
     def started_at_iso(self) -> str:
         return self.started_at.isoformat(timespec="milliseconds")

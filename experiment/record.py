@@ -65,6 +65,7 @@ FIELDS = {
         Field("allocation", (dict,), "ledger, stratum, position, replaces, entry and its hash, blind"),
         Field("autopilot", (dict, NoneType), "the simulated participant's seed, when one answered"),
         Field("clock", (str,), "what session times are measured with"),
+        Field("clock_origin_s", (float,), "the monotonic clock at session time 0 (to align other tools' times)"),
         Field("software", (dict,), "versions of this program, Python and the packages"),
         Field("phases", (list,), "each phase: name, kind, start_s, end_s (session time)"),
         Field("current_phase", (str, NoneType), "the phase running now; null once the session ended"),
@@ -164,6 +165,7 @@ def first_fields(
         },
         "autopilot": {"seed": autopilot.seed} if autopilot else None,
         "clock": "time.perf_counter (monotonic), seconds since started_at",
+        "clock_origin_s": clock.origin_s,
         "software": software_versions(),
     }
 

@@ -62,13 +62,16 @@ class BoxEmulator:
                     os.write(self._fd, b"_xid0")
                     pending = pending.split(b"_c1", 1)[1]
 
-    def raw(self, settle_s: float = 0.3) -> bytes:
+    def settled(self, settle_s: float = 0.3) -> list[tuple[float, int]]:
+        """Every (perf_counter, byte) received, once the line has been quiet ``settle_s``."""
         time.sleep(settle_s)
-        return bytes(b for _, b in self.received)
+        return list(self.received)
+
+    def raw(self, settle_s: float = 0.3) -> bytes:
+        return bytes(b for _, b in self.settled(settle_s))
 
     def pulses(self, settle_s: float = 0.3) -> list[Pulse]:
-        time.sleep(settle_s)
-        return decode(self.protocol, list(self.received))
+        return decode(self.protocol, self.settled(settle_s))
 
     def close(self) -> None:
         self._stop.set()

@@ -23,8 +23,7 @@ from helpers import (
     autopilot_answers,
     count_rows,
     find_window,
-    interval_misses,
-    measure_twice_if_missed,
+    marker_timing_faults,
     press_escape_and_confirm,
     read_csv,
     run_session,
@@ -36,6 +35,7 @@ from helpers import (
     write_protocol,
     xdotool,
 )
+from kernel_trace import DescriptorWatch, WriteTrace
 
 from experiment.config import file_sha256, load_protocol, required_events
 
@@ -307,34 +307,34 @@ def test_dialog_refuses_a_name_then_starts_with_the_typed_pseudonym(tmp_path):
 @pytest.mark.timing
 @pytest.mark.parametrize("protocol", ["brainproducts", "bbtk", "mmbts-p", "cedrus"])
 def test_every_box_receives_the_sessions_markers_as_logged(tmp_path, make_tty_pair, protocol):
+    """The box decodes exactly the logged codes, and each logged time is the kernel's time of
+    the write() that sent the code (tests/kernel_trace.py; helpers.marker_timing_faults)."""
     session_protocol = write_protocol(tmp_path / "protocol", rest_s=0.5, audio_s=2.0)
-
-    def measure(attempt: int) -> list[str]:
-        pair = make_tty_pair(protocol)
-        data = tmp_path / f"data{attempt}"
-        result = run_session(
-            "--protocol",
-            str(session_protocol),
-            "--autopilot",
-            "--participant",
-            "P006",
-            "--data-dir",
-            str(data),
-            "--marker-protocol",
-            protocol,
-            "--marker-port",
-            pair.near,
+    pair = make_tty_pair(protocol)
+    data = tmp_path / "data"
+    with WriteTrace() as trace:
+        proc = start_session(
+            *("--protocol", str(session_protocol), "--autopilot", "--participant", "P006", "--data-dir", str(data)),
+            *("--marker-protocol", protocol, "--marker-port", pair.near),
         )
-        assert result.returncode == 0, result.stdout + result.stderr
-        rows = read_csv(session_dir(data, "P006") / "events.csv")
-        pulses = pair.box.pulses()
-        assert [p.code for p in pulses] == [int(r["code"]) for r in rows]
-        assert all(p.end is not None for p in pulses)  # every pulse ended
-        return interval_misses(
-            [r["label"] for r in rows], [float(r["time_s"]) for r in rows], [p.start for p in pulses]
-        )
-
-    measure_twice_if_missed(measure)
+        port = DescriptorWatch(proc.pid, pair.near)
+        out, err = proc.communicate(timeout=240)
+        assert proc.returncode == 0, out + err
+        writes = trace.writes(proc.pid, *port.result())
+        assert trace.overruns() == 0
+    folder = session_dir(data, "P006")
+    record = json.loads((folder / "session.json").read_text())
+    rows = read_csv(folder / "events.csv")
+    faults = marker_timing_faults(
+        protocol,
+        pair.box.settled(),
+        writes,
+        [float(r["time_s"]) + record["clock_origin_s"] for r in rows],
+        [int(r["code"]) for r in rows],
+        record["markers"]["hold_ms"] / 1000,
+        record["markers"]["rest_ms"] / 1000,
+    )
+    assert not faults, faults
 
 
 def test_unplugged_box_never_stops_the_session(tmp_path, tty_pair):
