@@ -13,15 +13,16 @@ import logging
 import shutil
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 from experiment.allocation import describe_location, ledger_location
 from experiment.allocation.ledger import open_for_protocol
-from experiment.audio import load_checked_protocol
+from experiment.audio import check_stimuli
 from experiment.clock import SessionClock
-from experiment.config import Group, Protocol, check_participant_id
+from experiment.config import Group, Protocol, check_participant_id, load_protocol
 from experiment.console import TechnicianConsole
 from experiment.datastore import (
     EVENT_COLUMNS,
@@ -55,7 +56,7 @@ from experiment.record import RECORD_FILE, SessionRecord, first_fields, now_iso
 from experiment.resume import Interrupted, ask_to_resume, find_interrupted
 from experiment.session import Session
 from experiment.ui.dialog import SessionInfo
-from experiment.ui.display import require_screen
+from experiment.ui.display import import_window_modules, require_screen
 
 log = logging.getLogger("experiment")
 
@@ -213,20 +214,28 @@ class Files:
 
 
 def _check_before_anything_is_opened(options: RunOptions) -> Ready | None:
-    protocol, stimuli = load_checked_protocol(options.protocol)
-    marker_protocol, marker_port = choose_device(
-        options.marker_protocol, options.marker_port, protocol.markers.protocol, protocol.markers.port, protocol.path
-    )
-    info = _session_info(options, protocol)
-    if info is None:
-        return None
-    check_participant_id(protocol, info.participant)
-    previous = existing_runs(options.data_dir, info.participant, info.session)
-    new_run, resume = options.new_run, None
-    if previous and not new_run:
-        resume = _offer_resume(previous[-1], protocol, info, options.autopilot)
-        new_run = True
-    require_screen()  # before anything is allocated or opened
+    protocol = load_protocol(options.protocol)
+    # The recordings are decoded and hashed in the background (most of it outside the
+    # interpreter's lock) while the dialog waits for the technician and the window's modules
+    # are imported: launch to the first screen is then little more than PsychoPy's own start.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stimuli") as background:
+        checking = background.submit(check_stimuli, protocol)
+        marker_protocol, marker_port = choose_device(
+            options.marker_protocol, options.marker_port, protocol.markers.protocol, protocol.markers.port,
+            protocol.path,
+        )  # fmt: skip
+        info = _session_info(options, protocol)
+        if info is None:
+            return None
+        check_participant_id(protocol, info.participant)
+        previous = existing_runs(options.data_dir, info.participant, info.session)
+        new_run, resume = options.new_run, None
+        if previous and not new_run:
+            resume = _offer_resume(previous[-1], protocol, info, options.autopilot)
+            new_run = True
+        require_screen()  # before anything is allocated or opened
+        import_window_modules()
+        stimuli = checking.result()
     return Ready(protocol, info, marker_protocol, marker_port, stimuli, previous, new_run, resume)
 
 

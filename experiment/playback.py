@@ -10,7 +10,9 @@ Two backends behind one interface:
   proves how much was played. Works wherever PortAudio does, including PulseAudio.
 
 ``auto`` tries ``ptb`` with a short silent probe and falls back to ``sounddevice`` when the
-probe fails or stalls (the ALSA ``pulse`` plugin stalls PsychPortAudio), saying why.
+probe fails or stalls (the ALSA ``pulse`` plugin stalls PsychPortAudio), saying why. A failed
+probe is remembered for this computer and its software (experiment/machine.py), so later
+launches skip it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import bisect
 import contextlib
 import io
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +29,7 @@ from typing import Protocol
 
 import numpy as np
 
+from experiment import machine
 from experiment.audio import resample
 from experiment.errors import DeviceError
 from experiment.frames import FileFrames, Frames, as_frames, whole
@@ -340,6 +344,32 @@ def _ptb_device_index(ptb_audio, name: str | None) -> int | None:
     )
 
 
+PTB_PROBE = "ptb sound backend"
+
+
+def ptb_verdict(rate_hz: int, channels: int, device: str | None, probe_again: bool = False) -> tuple[str | None, str]:
+    """Why ptb cannot play here (None: it can), and how that is known ("" when probed just now).
+
+    A failed probe costs up to 9 s (a stalled stream takes seconds to close), and a sound server
+    that stalls ptb stalls it every time: the failure is remembered for this computer, software
+    and output (experiment/machine.py) and the probe is skipped while they stay the same. A probe
+    that plays takes 0.3 s and is never skipped. ``probe_again`` ignores what was remembered.
+    """
+    when = machine.conditions(
+        "psychtoolbox", "sounddevice", device=device, rate_hz=rate_hz, channels=channels,
+        sound_server=os.environ.get("PULSE_SERVER"),
+    )  # fmt: skip
+    known = None if probe_again else machine.remembered(PTB_PROBE, when)
+    if known is not None:
+        return known["outcome"]["failure"], f"; found on {known['found_at'][:10]}, not probed again"
+    failure = _ptb_works(rate_hz, channels, device)
+    if failure is None:
+        machine.forget(PTB_PROBE, when)
+    else:
+        machine.remember(PTB_PROBE, when, {"failure": failure})
+    return failure, ""
+
+
 def _ptb_works(rate_hz: int, channels: int, device: str | None) -> str | None:
     """Play 0.2 s of silence through ptb; return why it failed, or None when it played."""
     try:
@@ -387,15 +417,15 @@ def open_player(
     """
     frames = as_frames(samples, rate_hz)
     if backend in ("auto", "ptb"):
-        failure = _ptb_works(rate_hz, frames.channels, device)
+        failure, known = ptb_verdict(rate_hz, frames.channels, device, probe_again=backend == "ptb")
         if failure is None:
             return PtbPlayer(frames, rate_hz, volume, device, sync_every_s), "ptb probe played"
         if backend == "ptb":
             raise DeviceError(
                 f'The ptb sound backend does not work here: {failure}. Set [audio] backend = "auto" or "sounddevice".'
             )
-        log.info("ptb sound backend unusable (%s); using sounddevice", failure)
-        note = f"ptb unusable ({failure}); fell back to sounddevice"
+        log.info("ptb sound backend unusable (%s%s); using sounddevice", failure, known)
+        note = f"ptb unusable ({failure}{known}); fell back to sounddevice"
     else:
         note = "sounddevice chosen in the protocol"
     device_rate_hz = sounddevice_rate(rate_hz, frames.channels, device)

@@ -77,6 +77,22 @@ def check_audio(device: str | None, volume: float) -> str:
         player.close()
 
 
+def check_sound_backend(backend: str, device: str | None, formats: set[tuple[int, int]]) -> str:
+    """Which engine sessions will play with, probed afresh for every recording format (a session
+    remembers a failed ptb probe and skips it: this is where the memory is renewed)."""
+    from experiment.errors import DeviceError
+    from experiment.playback import ptb_verdict
+
+    if backend == "sounddevice":
+        return "sounddevice (set in the protocol)"
+    failures = {f for rate_hz, channels in sorted(formats) if (f := ptb_verdict(rate_hz, channels, device, True)[0])}
+    if not failures:
+        return "ptb plays here"
+    if backend == "ptb":
+        raise DeviceError(f'ptb does not work here ({"; ".join(failures)}): set [audio] backend = "auto".')
+    return f"sounddevice (ptb does not work here: {'; '.join(failures)}; sessions skip that probe)"
+
+
 def check_marker_port(protocol, cli_protocol: str | None, cli_port: str | None) -> str:
     from experiment.markers.device import choose_device, open_for_session
 
@@ -165,12 +181,14 @@ def preflight(
     """Every check; ``loopback`` adds the audio loopback self-test (experiment/loopback.py),
     recording from ``audio_input`` (part of its name; None: the default input)."""
     try:
-        protocol, _ = load_checked_protocol(protocol_path)
+        protocol, stimuli = load_checked_protocol(protocol_path)
     except (ExperimentError, OSError) as err:
         return [Check("protocol and stimuli", False, str(err))]  # nothing else can be checked without it
     checks = [Check("protocol and stimuli", True, f"{protocol_path} valid; {len(protocol.groups)} recordings verified")]
     output = audio_device or protocol.audio.device
     checks.append(run_check("sound output", lambda: check_audio(output, protocol.audio.volume)))
+    formats = {(info.sample_rate_hz, info.channels) for info in stimuli.values()}
+    checks.append(run_check("sound engine", lambda: check_sound_backend(protocol.audio.backend, output, formats)))
     if loopback:
         from experiment.loopback import check_loopback
 

@@ -49,14 +49,16 @@ def virtual_lab():
 
     Every test process (one per pytest-xdist worker) has its own, so sessions run side by
     side without seeing each other's windows or sound; the machine's own display and sound
-    server are never used or stopped. Sessions started by the tests inherit both.
+    server are never used or stopped. Sessions started by the tests inherit both, and a
+    folder of their own for what they remember of the computer (experiment/machine.py).
     """
     if not sys.platform.startswith("linux"):  # Windows, macOS: the machine's own screen and sound
         yield None, None
         return
-    saved = {key: os.environ.get(key) for key in ("DISPLAY", "PULSE_SERVER")}
-    with VirtualScreen() as screen, SoundServer() as sound:
-        os.environ.update(screen.env() | sound.env())
+    saved = {key: os.environ.get(key) for key in ("DISPLAY", "PULSE_SERVER", "EXPERIMENT_CACHE_DIR")}
+    remembered = tempfile.TemporaryDirectory(prefix="experiment-cache-")  # what sessions learn of the computer
+    with VirtualScreen() as screen, SoundServer() as sound, remembered as memory:
+        os.environ.update(screen.env() | sound.env() | {"EXPERIMENT_CACHE_DIR": memory})
         yield screen, sound
     for key, value in saved.items():
         if value is None:

@@ -48,7 +48,7 @@ def test_the_markers_agree_with_the_recorded_clicks_within_a_millisecond(tmp_pat
     onset, worst_sync, measured, latency, jitter, reported = (float(x) for x in figures.groups())
     assert abs(onset) <= 1.0 and worst_sync <= 1.0 and measured >= 16
     assert abs(latency - reported) < 5 and jitter < 2  # the round trip is what PortAudio says, near enough
-    assert "READY: 7 of 7" in result.stdout
+    assert "READY: 8 of 8" in result.stdout
 
 
 @pytest.mark.timing
@@ -89,7 +89,7 @@ def test_no_cable_is_named_with_what_to_do(tmp_path, sound_server):
     assert result.returncode == 1
     assert "[FAIL] audio loopback: No click came back on the sound input" in result.stdout
     assert "line input" in result.stdout and "Traceback" not in result.stderr
-    assert "NOT READY: 6 of 7" in result.stdout
+    assert "NOT READY: 7 of 8" in result.stdout
 
 
 def test_an_input_without_the_loopback_is_refused(tmp_path):

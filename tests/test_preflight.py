@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 
-from helpers import REPO
+from helpers import REPO, session_command, session_dir
 
 
 def preflight(*args: str, env=None) -> subprocess.CompletedProcess:
@@ -35,13 +36,14 @@ def test_demo_passes_with_a_box_on_a_tty(tmp_path, tty_pair):
     for name in (
         "protocol and stimuli",
         "sound output",
+        "sound engine",
         "marker device",
         "data folder",
         "allocation ledger",
         "display",
     ):
         assert any(line.startswith(f"[PASS] {name}") for line in lines), (name, result.stdout)
-    assert "READY: 6 of 6" in result.stdout
+    assert "READY: 7 of 7" in result.stdout
     assert tty_pair.bytes() == [0, 255, 0, 0]  # cleared at open, the test pulse, cleared at close
 
 
@@ -51,7 +53,7 @@ def test_missing_port_fails_naming_it(tmp_path):
     )
     assert result.returncode == 1
     assert "[FAIL] marker device: Cannot open the marker port /dev/ttyNOPE7" in result.stdout
-    assert "NOT READY: 5 of 6" in result.stdout and "Traceback" not in result.stderr
+    assert "NOT READY: 6 of 7" in result.stdout and "Traceback" not in result.stderr
 
 
 def test_a_port_without_a_marker_protocol_is_refused_naming_the_protocols(tmp_path, tty_pair):
@@ -69,3 +71,23 @@ def test_no_sound_output_fails_naming_it(tmp_path):
     assert result.returncode == 1
     assert "[FAIL] sound output" in result.stdout and "Traceback" not in result.stderr
     assert "headphones" in result.stdout
+
+
+def test_a_failed_ptb_probe_is_remembered_and_renewed_by_preflight(tmp_path):
+    """ptb stalls on this machine's PulseAudio: preflight finds it, remembers it for this computer,
+    and the next session skips the 9-second probe and says how it knows."""
+    memory = tmp_path / "memory"
+    env = os.environ | {"EXPERIMENT_CACHE_DIR": str(memory)}
+    checked = preflight("--demo", "--data-dir", str(tmp_path / "data"), env=env)
+    line = next(line for line in checked.stdout.splitlines() if "sound engine" in line)
+    assert line.startswith("[PASS] sound engine: sounddevice (ptb does not work here: "), line
+    remembered = json.loads((memory / "probes.json").read_text())["ptb sound backend"]
+    assert len(remembered) == 1 and remembered[0]["conditions"]["sound_server"] == os.environ["PULSE_SERVER"]
+    session = subprocess.run(
+        session_command("--demo", "--autopilot", "--participant", "DEM0101", "--data-dir", str(tmp_path / "data")),
+        capture_output=True, text=True, timeout=240, env=env,
+    )  # fmt: skip
+    assert session.returncode == 0, session.stdout + session.stderr
+    record = json.loads((session_dir(tmp_path / "data", "DEM0101") / "session.json").read_text())
+    assert record["audio"]["backend"] == "sounddevice"
+    assert "not probed again" in record["audio"]["backend_choice"]

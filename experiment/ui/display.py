@@ -42,6 +42,12 @@ def require_screen() -> None:
         )
 
 
+def import_window_modules() -> None:
+    """Import what the first window needs (PsychoPy's visual side: about 1.5 s), so that work
+    can overlap other checks; the window itself opens later."""
+    from psychopy import event, visual  # noqa: F401
+
+
 def _x_display_answers(display: str) -> bool | None:
     """Whether the X server ``display`` accepts a client (None: libX11 not found, not checked)."""
     import ctypes
