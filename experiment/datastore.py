@@ -7,7 +7,9 @@ mode, and session.json is replaced atomically (write a temporary file, fsync, re
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import io
 import json
 import os
@@ -45,27 +47,39 @@ def _fsync_dir(path: Path) -> None:
 
 
 class AppendOnlyCsv:
-    """A CSV file that exists from its header on and gets one durable row at a time."""
+    """A CSV file that exists from its header on and gets one durable row at a time.
+
+    A row is written whole or not at all: when the disk fills (or the folder goes) mid-row, the
+    file is cut back to its last whole row before the fault is raised.
+    """
 
     def __init__(self, path: Path, columns: Iterable[str]) -> None:
         self.path = path
         self.columns = tuple(columns)
         try:
-            self._handle = path.open("x", newline="", encoding="utf-8")
+            self._file = path.open("xb", buffering=0)  # unbuffered: nothing waits in memory to fail later
         except FileExistsError:
             raise DataError(f"{path} already exists and is never overwritten: choose a new session folder.") from None
+        except OSError as err:
+            raise cannot_write(path, err) from None
+        self._size = 0
         self._write_line(self.columns)
         _fsync_dir(path.parent)
 
     def _write_line(self, values: Iterable[Any]) -> None:
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="\n").writerow(values)
+        data = memoryview(buffer.getvalue().encode("utf-8"))
         try:
-            self._handle.write(buffer.getvalue())
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
+            written = 0
+            while written < len(data):
+                written += self._file.write(data[written:])
+            os.fsync(self._file.fileno())
         except OSError as err:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._file.fileno(), self._size)  # never half a row
             raise cannot_write(self.path, err) from None
+        self._size += len(data)
 
     def append(self, row: Mapping[str, Any]) -> None:
         """Write one row (keys are column names; missing ones are left empty)."""
@@ -75,8 +89,8 @@ class AppendOnlyCsv:
         self._write_line(_cell(row.get(column, "")) for column in self.columns)
 
     def close(self) -> None:
-        if not self._handle.closed:
-            self._handle.close()
+        if not self._file.closed:
+            self._file.close()
 
 
 def _cell(value: Any) -> str:
@@ -122,9 +136,21 @@ def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
 
 
 def cannot_write(path: Path, err: OSError) -> DataError:
+    """One true sentence for a write that failed: a full disk, a folder that has gone, or else."""
+    if err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return DataError(
+            f"The disk holding {path.parent} is full ({err.strerror}), so {path.name} could not be written: "
+            "free space on that disk, then start the session again for the same participant and session to "
+            "resume it where it stopped."
+        )
+    if not path.parent.exists():
+        return DataError(
+            f"The folder {path.parent} has gone (deleted, or its drive was disconnected), so {path.name} could not "
+            "be written: what was written there is lost unless the folder comes back - reconnect the drive or "
+            "restore the folder from the backup before the next session."
+        )
     return DataError(
-        f"Cannot write {path} ({err.strerror or err}): check that the data folder still exists and the disk "
-        f"has space; everything written before this moment is kept."
+        f"Cannot write {path} ({err.strerror or err}): check that the data folder still exists and the disk has space."
     )
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from experiment.allocation import describe_location, ledger_location
 from experiment.allocation.ledger import open_for_protocol
 from experiment.audio import check_stimuli
+from experiment.audio_verdict import AudioVerdict
 from experiment.clock import SessionClock
 from experiment.config import Group, Protocol, check_participant_id, load_protocol
 from experiment.console import TechnicianConsole
@@ -57,6 +58,7 @@ from experiment.resume import Interrupted, ask_to_resume, find_interrupted
 from experiment.session import Session
 from experiment.ui.dialog import SessionInfo
 from experiment.ui.display import import_window_modules, require_screen
+from experiment.verdict import session_verdict
 
 log = logging.getLogger("experiment")
 
@@ -161,17 +163,21 @@ def run(options: RunOptions) -> int:
         if not session.markers.flush():
             log.error("Some markers were still waiting to be written when the session ended.")
         _record_outcome(parts.ledger, ready.protocol, ready.info, files.record, status)
-        files.record.update(
-            status=status,
-            ended_at=now_iso(),
-            duration_s=round(parts.clock.now(), 3),
-            marker_faults=session.markers.faults,
-            marker_reconnects=session.markers.reconnects,
-            marker_thread_priority=session.markers.thread_priority,
-            current_phase=None,
-            **({"message": message} if message else {}),
-        )
-        return _report(status, message, files.folder, session.markers.faults)
+        try:
+            files.record.update(
+                status=status,
+                ended_at=now_iso(),
+                duration_s=round(parts.clock.now(), 3),
+                marker_faults=session.markers.faults,
+                marker_reconnects=session.markers.reconnects,
+                marker_thread_priority=session.markers.thread_priority,
+                current_phase=None,
+                **({"message": message} if message else {}),
+            )
+        except DataError as err:  # the disk filled or the folder went: session.json says "running" still
+            log.error("The session's end could not be recorded in session.json: %s", err)
+            status, message = "error", message or str(err)
+        return _report(status, message, files.folder, _verdict(session, status, files.record))
 
 
 @dataclass
@@ -375,9 +381,10 @@ def _record_outcome(ledger, protocol: Protocol, info: SessionInfo, record: Sessi
         )
     except AllocationError as err:
         log.error(
-            "The session's outcome could not be written to the allocation ledger (%s). Record it later with: "
-            "python -m experiment allocation outcome --ledger LEDGER --participant %s --status %s",
+            "The session's outcome is not in the allocation ledger: %s Once that is fixed, record it with: "
+            "python -m experiment allocation outcome --ledger %s --participant %s --status %s",
             err,
+            ledger.where,
             info.participant,
             status,
         )
@@ -412,15 +419,28 @@ def _run_session(session: Session) -> tuple[str, str | None]:
         return "error", f"Unexpected error ({type(err).__name__}: {err})"
 
 
-def _report(status: str, message: str | None, folder: Path, faults: int) -> int:
-    if faults:
-        log.warning("%d marker(s) did not reach the recorder: they are flagged sent_ok=false in events.csv", faults)
+def _verdict(session: Session, status: str, record: SessionRecord) -> str:
+    sent = len(session.markers.written)
+    audio = record.data.get("audio", {})
+    summary = None
+    if "complete" in audio:  # the recording was reached
+        summary = (session.audio_verdict or AudioVerdict({})).summary(audio["complete"])
+    return session_verdict(status, sent, sent + session.markers.faults, session.incidents, summary)
+
+
+def _report(status: str, message: str | None, folder: Path, verdict: str) -> int:
     if status == "completed":
-        log.info("Session completed. Data: %s", folder)
+        if "PROBLEMS" in verdict:
+            log.warning("%s Data: %s", verdict, folder)
+        else:
+            log.info("%s Data: %s", verdict, folder)
         return EXIT_OK
+    log.warning("%s", verdict)
     if status == "aborted":
-        return _fail(EXIT_ABORTED, f"The session was ended early; everything recorded so far is in {folder}.")
-    return _fail(EXIT_FAILED, f"{message} Everything recorded so far is in {folder}; the details are in session.log.")
+        kept = f"everything recorded so far is in {folder}" if folder.exists() else "its folder has gone"
+        return _fail(EXIT_ABORTED, f"The session was ended early; {kept}.")
+    kept = f"Everything recorded so far is in {folder}; the details are in session.log." if folder.exists() else ""
+    return _fail(EXIT_FAILED, f"{message} {kept}".strip())
 
 
 def _session_info(options: RunOptions, protocol: Protocol) -> SessionInfo | None:

@@ -222,7 +222,9 @@ def run_loopback(
 
 
 def _stutters(player: SoundDevicePlayer) -> str:
-    """How the output stuttered, judged as a session judges it (``audio_unsteady``), or ""."""
+    """How the output stuttered during the self-test, or "". Stricter than a session's verdict
+    (which counts only gaps, experiment/audio_verdict.py): the self-test times single clicks, so
+    buffers straying from the stream's line spoil its measurement even when nothing was heard."""
     timing = player.timing()
     strayed_ms = timing.get("fit_residual_max_ms", 0.0)
     if timing["output_underflows"]:

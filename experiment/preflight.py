@@ -46,15 +46,19 @@ def run_check(name: str, check: Callable[[], str]) -> Check:
         return Check(name, False, str(err), err)
 
 
+TONE_S = 2.0  # long enough for a sound output that runs short to show it
+
+
 def check_audio(device: str | None, volume: float) -> str:
-    """Play 0.5 s of a quiet tone and confirm every sample went out."""
+    """Play a quiet 2-second tone: every sample must go out, and the output must not run short
+    (an underflow is a gap the participant hears: found here, not after a session)."""
     import sounddevice
 
     from experiment.errors import DeviceError
     from experiment.playback import SoundDevicePlayer
 
     rate = 48_000
-    t = np.arange(rate // 2) / rate
+    t = np.arange(int(rate * TONE_S)) / rate
     tone = (0.1 * 32767 * np.sin(2 * np.pi * 1000 * t)).astype(np.int16)[:, None].repeat(2, axis=1)
     try:
         player = SoundDevicePlayer(tone, rate, volume, device)
@@ -64,7 +68,7 @@ def check_audio(device: str | None, volume: float) -> str:
         ) from None
     try:
         player.start()
-        deadline = time.perf_counter() + 5.0
+        deadline = time.perf_counter() + TONE_S + 5.0
         while not player.finished() and time.perf_counter() < deadline:
             time.sleep(0.02)
         if player.frames_played < player.total_frames:
@@ -72,7 +76,13 @@ def check_audio(device: str | None, volume: float) -> str:
                 f"The sound output {player.device_name} stopped after {player.frames_played} of "
                 f"{player.total_frames} samples: check the headphones and sound settings."
             )
-        return f"a test tone played whole on '{player.device_name}'"
+        if player.underflows:
+            raise DeviceError(
+                f"The sound output {player.device_name} ran short {player.underflows} time(s) in a "
+                f"{TONE_S:g}-second tone (a participant would hear gaps): close other programs on this PC, "
+                "turn off power saving, and run preflight again."
+            )
+        return f"a {TONE_S:g}-second test tone played whole and steadily on '{player.device_name}'"
     finally:
         player.close()
 

@@ -10,6 +10,7 @@ import logging
 import time
 from typing import Any
 
+from experiment.audio_verdict import AudioVerdict, judge_audio
 from experiment.clock import SessionClock
 from experiment.config import Group, Phase, Protocol
 from experiment.console import TechnicianConsole
@@ -18,15 +19,12 @@ from experiment.errors import DeviceError, SessionAborted
 from experiment.markers import MarkerSender
 from experiment.playback import Player
 from experiment.record import SessionRecord
-from experiment.stream_clock import UNSTEADY_MS
 from experiment.ui.display import Display
 from experiment.ui.scales import ItemScreen
 from experiment.ui.soundcheck import calibration_tone, run_sound_check
 
 log = logging.getLogger(__name__)
 AUDIO_START_TIMEOUT_S = 10.0  # the sound system's queue filling (2 s on PulseAudio) and a steady stream
-ONSET_AGREEMENT_S = 0.001  # onset estimates further apart than this are an incident
-SYNC_AGREEMENT_S = 0.001  # ... and sync markers further than this from where the onset marker puts them
 AUDIO_STALL_S = 3.0
 
 
@@ -55,6 +53,7 @@ class Session:
         self.audio_device = audio_device
         self.phase_times: list[dict[str, Any]] = []
         self.incidents: list[dict[str, Any]] = []
+        self.audio_verdict: AudioVerdict | None = None  # once the recording has played
         self.item_orders: dict[str, dict[str, Any]] = {}
         self.start_phase: str | None = None
         self.console = console
@@ -245,58 +244,17 @@ class Session:
                 f"{player.total_frames / player.rate_hz:.1f} s (sound output lost?); the session goes on",
             )
 
-    def _onset_timing(self) -> dict:
-        """How the onset was found; an incident, with both numbers, where the first callback's
-        estimate or the whole playback's fit disagree with the onset the marker was sent at."""
+    def _judge_audio(self) -> dict:
+        """The audio's verdict (experiment/audio_verdict.py): its figures for session.json, its
+        incidents said now. Judged once every sync marker has been written."""
         p = self.player
         if not hasattr(p, "timing") or p.onset_perf_s is None:
             return {}
-        timing = p.timing()
-        session_s = self.clock.from_perf_counter
-        for key in ("onset_by_first_callback_perf", "onset_by_whole_fit_perf"):
-            if key in timing:
-                timing[key.removesuffix("_perf") + "_s"] = round(session_s(timing.pop(key)), 6)
-        onset_s = session_s(p.onset_perf_s)
-        for key, what in (("onset_by_first_callback_s", "the first callback's estimate"),
-                          ("onset_by_whole_fit_s", "the fit over the whole playback")):  # fmt: skip
-            if key in timing and abs(timing[key] - onset_s) > ONSET_AGREEMENT_S:
-                self.incident(
-                    "audio_onset_estimate",
-                    f"{what} puts the audio onset at {timing[key]:.4f} s, the steady-state fit (used for the "
-                    f"audio_onset marker) at {onset_s:.4f} s: {1000 * (timing[key] - onset_s):+.1f} ms; "
-                    "the fit is kept",
-                )
-        strayed = timing.get("fit_residual_max_ms", 0.0)
-        if strayed > UNSTEADY_MS:
-            self.incident(
-                "audio_unsteady",
-                f"the sound output did not keep time: its buffers strayed up to {strayed:.1f} ms from one line "
-                f"(rms {timing['fit_residual_rms_ms']:.1f} ms), as when the computer is too busy or the sound "
-                "system runs short; the sync markers follow what was really played",
-            )
-        return timing | self._sync_agreement(timing)
-
-    def _sync_agreement(self, timing: dict) -> dict:
-        """How far each sync marker, as written, is from where the audio_onset marker and the sound
-        card's measured rate put it (``sync(audio_s = x) - audio_onset = x`` card seconds); beyond
-        1 ms an incident, since the onset marker may then be off by as much."""
-        if "sound_card_clock_ppm" not in timing or not self.markers.flush():
-            return {}
-        written = self.markers.written
-        onsets = [perf for label, _, perf in written if label == "audio_onset"]
-        syncs = [(float(detail.removeprefix("audio_s=")), perf) for label, detail, perf in written if label == "sync"]
-        if not onsets or not syncs:
-            return {}
-        card = 1 + timing["sound_card_clock_ppm"] * 1e-6
-        position_s, error_s = max(((x, (perf - onsets[-1]) - x * card) for x, perf in syncs), key=lambda e: abs(e[1]))
-        if abs(error_s) > SYNC_AGREEMENT_S:
-            self.incident(
-                "audio_sync_disagreement",
-                f"the sync marker at audio_s={position_s:.3f} was written {1000 * error_s:+.2f} ms from where the "
-                "audio_onset marker and the sound card's rate put it (more than 1 ms): the onset marker may be "
-                "off by as much; the sync markers follow what was really played",
-            )
-        return {"sync_markers_checked": len(syncs), "sync_vs_onset_max_ms": round(abs(error_s) * 1000, 3)}
+        self.markers.flush()
+        self.audio_verdict = judge_audio(p.timing(), p.onset_perf_s, self.markers.written, self.clock.from_perf_counter)
+        for kind, detail in self.audio_verdict.incidents:
+            self.incident(kind, detail)
+        return self.audio_verdict.figures
 
     def _send_syncs(self, already_sent: int) -> int:
         """Queue a sync marker for each sync sample the sound card has reached."""
@@ -309,7 +267,7 @@ class Session:
         p = self.player
         info = (
             p.describe()
-            | self._onset_timing()
+            | self._judge_audio()
             | {
                 "onset_s": None if p.onset_perf_s is None else round(self.clock.from_perf_counter(p.onset_perf_s), 6),
                 "offset_s": None

@@ -113,20 +113,22 @@ def test_demo_session_end_to_end_with_markers_on_a_tty(tmp_path, tty_pair):
     onset = next(float(e["time_s"]) for e in events if e["label"] == "audio_onset")
     card = 1 + audio["sound_card_clock_ppm"] * 1e-6
     syncs = [(float(e["detail"].removeprefix("audio_s=")), float(e["time_s"])) for e in events if e["label"] == "sync"]
-    kinds = [i["kind"] for i in record["incidents"]]
+    kinds = [i["kind"] for i in record.get("incidents", [])]
     worst_ms = max(abs((t - onset) - x * card) for x, t in syncs) * 1000
-    # The session measured the same itself; beyond 1 ms it said so (an incident), never silently.
+    # The session measured the same itself; beyond 2 ms it said so (an incident), never silently.
     assert audio["sync_markers_checked"] == len(syncs) and abs(audio["sync_vs_onset_max_ms"] - worst_ms) < 0.01
-    assert worst_ms <= 1.0 or "audio_sync_disagreement" in kinds, (worst_ms, kinds)
-    if audio["fit_residual_max_ms"] <= 5.0:  # the output kept time
-        # (1 ms is the aim; four sessions at once on two cores jitter the callbacks: 1.2 ms was seen)
-        assert worst_ms < 2.0, (onset, syncs, card)
-        assert abs(audio["onset_by_whole_fit_s"] - audio["onset_s"]) < 0.001
-    else:  # an overloaded machine made the sound system stutter: said, not hidden
-        assert "audio_unsteady" in kinds, audio
+    assert (worst_ms > 2.0) == ("audio_sync_disagreement" in kinds), (worst_ms, kinds)
+    assert (audio["output_underflows"] + audio["decode_underruns"] > 0) == ("audio_unsteady" in kinds), audio
     assert audio["onset_method"] == "steady-state fit of stream position against DAC time"
-    if abs(audio["onset_by_first_callback_s"] - audio["onset_s"]) > 0.001:  # PulseAudio: the queue fills first
-        assert kinds.count("audio_onset_estimate") >= 1
+    # PulseAudio fills its queue first: the first callback's guess is seconds early, a figure only.
+    assert "onset_by_first_callback_s" in audio
+    # The last line: all is well in so many words, or each incident with what to do.
+    last = next(line for line in result.stdout.splitlines()[::-1] if "Session completed" in line)
+    if kinds:
+        assert "Session completed WITH PROBLEMS" in last and all(f"INCIDENT {k}:" in last for k in kinds), last
+    else:
+        verdict = f"Session completed: markers {len(events)}/{len(events)} sent, audio played whole, onset exact to "
+        assert verdict in last, last
 
     responses = read_csv(folder / "responses.csv")
     assert [(r["phase"], r["item"]) for r in responses] == [
@@ -363,6 +365,7 @@ def test_unplugged_box_never_stops_the_session(tmp_path, tty_pair):
             proc.kill()
     assert proc.returncode == 0, out + err
     assert "MARKERS ARE NOT REACHING THE RECORDER" in out
+    assert "Session completed WITH PROBLEMS (markers " in out and "check the trigger box cable" in out
     record = json.loads((folder / "session.json").read_text())
     rows = read_csv(folder / "events.csv")
     labels = [r["label"] for r in rows]
@@ -391,6 +394,8 @@ def test_sound_output_lost_mid_recording_is_an_incident_not_a_crash(tmp_path):
         own_sound.stop()
     assert proc.returncode == 0, out + err
     assert "INCIDENT audio_st" in out
+    last = next(line for line in out.splitlines()[::-1] if "Session completed" in line)
+    assert "WITH PROBLEMS" in last and "audio NOT played whole" in last and "check the headphones" in last, last
     record = json.loads((folder / "session.json").read_text())
     assert record["status"] == "completed"
     assert record["audio"]["complete"] is False

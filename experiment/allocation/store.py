@@ -8,7 +8,7 @@ whole study holds at a time, so two stations can never take the same sequence po
 from __future__ import annotations
 
 import sqlite3
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -101,6 +101,25 @@ class SqliteStore:
             path.chmod(0o600)  # the sequence is inside: readable only by the study's account
 
     def _unusable(self, err: Exception) -> AllocationError:
+        """One true sentence: only a damaged file is called damaged. A full disk or a folder
+        that has gone leaves the ledger as it was (SQLite wrote nothing half)."""
+        name = getattr(err, "sqlite_errorname", "")
+        if name == "SQLITE_FULL":
+            return AllocationError(
+                f"The disk holding the allocation ledger {self.where} is full, so nothing could be added to it: "
+                "the ledger is intact and unchanged; free space on that disk and try again."
+            )
+        if name == "SQLITE_READONLY_DBMOVED" or not Path(self.where).exists():
+            return AllocationError(
+                f"The allocation ledger {self.where} is no longer there (its folder was deleted or its drive "
+                "disconnected), so nothing could be added to it: reconnect the drive or restore the folder "
+                "before the next session."
+            )
+        if name.startswith(("SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_CANTOPEN", "SQLITE_PERM")):
+            return AllocationError(
+                f"The allocation ledger {self.where} cannot be written ({err}), so nothing was added to it: "
+                "check that its disk is connected and that you may write the file and its folder."
+            )
         return AllocationError(
             f"The allocation ledger {self.where} cannot be read ({err}): it is damaged or not a ledger; "
             "restore it from the backup or ask the study's data manager."
@@ -132,10 +151,14 @@ class SqliteStore:
             ) from None
         try:
             yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
+            self._db.execute("COMMIT")
+        except BaseException as err:
+            if self._db.in_transaction:  # SQLite already rolled back after some faults (a full disk)
+                with suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+            if isinstance(err, sqlite3.DatabaseError):
+                raise self._unusable(err) from None
             raise
-        self._db.execute("COMMIT")
 
     def close(self) -> None:
         self._db.close()
