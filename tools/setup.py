@@ -66,6 +66,8 @@ class SetupError(Exception):
 
 
 def debian_packages(what: str) -> None:
+    if platform.system() != "Linux":
+        return
     wanted = DEBIAN_RUNTIME + (DEBIAN_DEV if what == "dev" else [])
     missing = [pkg for pkg in wanted if not _debian_installed(pkg)]
     if not missing:

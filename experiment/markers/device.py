@@ -98,13 +98,13 @@ def choose_device(
 
 def _box_hint(port: str) -> str:
     """``' (the box on PORT looks like ...: NAME)'`` when the port's USB identity is a known box."""
-    import os
+    from pathlib import Path
 
     from experiment.markers.ports import list_ports
 
     try:
-        wanted = os.path.realpath(port)
-        box = next((p.box for p in list_ports() if os.path.realpath(p.device) == wanted and p.box), None)
+        wanted = Path(port).resolve()
+        box = next((p.box for p in list_ports() if Path(p.device).resolve() == wanted and p.box), None)
     except Exception:  # noqa: BLE001 - a hint only; the refusal stands without it
         return ""
     if box is None or box.protocol == "?":

@@ -17,7 +17,6 @@ import serial.tools.list_ports
 from experiment.errors import DeviceError
 
 USB_ID = re.compile(r"^usb:([0-9A-Fa-f]{4}):([0-9A-Fa-f]{4})$")
-SYSFS_USB_SERIAL = Path("/sys/bus/usb-serial/devices")
 
 
 @dataclass(frozen=True)
@@ -117,7 +116,7 @@ def describe_ports() -> str:
     return "\n".join(lines)
 
 
-def lower_ftdi_latency(port: str, sysfs: Path = SYSFS_USB_SERIAL) -> str | None:
+def lower_ftdi_latency(port: str, sysfs: Path | None = None) -> str | None:
     """On Linux, set an FTDI adapter's latency timer to 1 ms; say what to do when not allowed.
 
     FTDI chips hold back small writes for up to the latency timer (16 ms by default), which
@@ -125,6 +124,7 @@ def lower_ftdi_latency(port: str, sysfs: Path = SYSFS_USB_SERIAL) -> str | None:
     """
     if not sys.platform.startswith("linux"):
         return None
+    sysfs = sysfs or Path("/sys/bus/usb-serial/devices")  # where Linux lists USB serial adapters
     name = Path(port).resolve().name if port.startswith("/dev/") else ""
     timer = sysfs / name / "latency_timer"
     if not name or not timer.exists():
