@@ -55,18 +55,24 @@ def session_args(protocol, data) -> tuple[str, ...]:
     return ("--protocol", str(protocol), "--autopilot", "--participant", "P301", "--data-dir", str(data))
 
 
-def test_a_disk_that_fills_mid_session_ends_in_one_sentence_and_the_session_resumes(tmp_path, small_disk):
-    protocol = write_protocol(tmp_path / "protocol", rest_s=4.0, audio_s=2.0)
-    data = small_disk / "data"
+def session_meeting(fault, protocol, data) -> tuple[int, str, str]:
+    """Start a session, do ``fault()`` once its baseline runs, and return (exit code, out, err)."""
     proc = start_session(*session_args(protocol, data))
     try:
         wait_for_marker(session_dir(data, "P301"), "baseline_start", 90)
-        fill(small_disk)
+        fault()
         out, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 1, out + err
+    return proc.returncode, out, err
+
+
+def test_a_disk_that_fills_mid_session_ends_in_one_sentence_and_the_session_resumes(tmp_path, small_disk):
+    protocol = write_protocol(tmp_path / "protocol", rest_s=4.0, audio_s=2.0)
+    data = small_disk / "data"
+    code, out, err = session_meeting(lambda: fill(small_disk), protocol, data)
+    assert code == 1, out + err
     assert not any(word in out + err for word in TELLTALES), out + err
     last = err.strip().splitlines()[-1]
     assert last.startswith("SESSION NOT COMPLETED: The disk holding ") and "is full" in last, last
@@ -87,15 +93,8 @@ def test_a_disk_that_fills_mid_session_ends_in_one_sentence_and_the_session_resu
 def test_a_data_folder_that_disappears_mid_session_is_said_as_it_is(tmp_path):
     protocol = write_protocol(tmp_path / "protocol", rest_s=4.0, audio_s=2.0)
     data = tmp_path / "data"
-    proc = start_session(*session_args(protocol, data))
-    try:
-        wait_for_marker(session_dir(data, "P301"), "baseline_start", 90)
-        shutil.rmtree(data)  # the USB drive is pulled, or someone deletes the folder
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 1, out + err
+    code, out, err = session_meeting(lambda: shutil.rmtree(data), protocol, data)  # a USB drive pulled
+    assert code == 1, out + err
     assert not any(word in out + err for word in TELLTALES), out + err
     last = err.strip().splitlines()[-1]
     assert "has gone (deleted, or its drive was disconnected)" in last, last
