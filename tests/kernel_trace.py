@@ -16,6 +16,7 @@ Needs tracefs writable (root); :func:`unavailable` says why not otherwise.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -69,7 +70,16 @@ class WriteTrace:
         self.folder = TRACEFS / "instances" / f"experiment-{os.getpid()}-{next(_instances)}"
 
     def __enter__(self) -> WriteTrace:
+        _remove_instances_of_ended_tests()
         self.folder.mkdir()
+        try:
+            self._start()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _start(self) -> None:
         events = self.folder / "events/syscalls"
         settings = [
             ("buffer_size_kb", BUFFER_KB_PER_CPU),
@@ -83,7 +93,6 @@ class WriteTrace:
         settings += [(events / name / "enable", 1) for name in EVENTS]
         for name, value in [*settings, ("tracing_on", 1)]:
             (self.folder / name).write_text(f"{value}\n")
-        return self
 
     def writes(self, tgid: int, fd: int, open_at_s: float) -> list[Write]:
         """The traced writes of process ``tgid`` to its file descriptor ``fd`` while it was the
@@ -119,10 +128,25 @@ class WriteTrace:
         return [(kind, match) for _, kind, match in sorted(found, key=lambda event: event[0])]
 
     def __exit__(self, *exc) -> None:
-        (self.folder / "tracing_on").write_text("0\n")
+        _remove(self.folder)
+
+
+def _remove(instance: Path) -> None:
+    """Stop an instance's tracing and remove it (tracefs refuses while an event is enabled)."""
+    with contextlib.suppress(OSError):
+        (instance / "tracing_on").write_text("0\n")
         for name in EVENTS:
-            (self.folder / "events/syscalls" / name / "enable").write_text("0\n")
-        self.folder.rmdir()
+            (instance / "events/syscalls" / name / "enable").write_text("0\n")
+    instance.rmdir()
+
+
+def _remove_instances_of_ended_tests() -> None:
+    """Instances left by a test process that was killed mid-trace (its pid is gone): ours by name."""
+    for instance in (TRACEFS / "instances").glob("experiment-*-*"):
+        pid = int(instance.name.split("-")[1])
+        if not Path(f"/proc/{pid}").exists():
+            with contextlib.suppress(OSError):
+                _remove(instance)
 
 
 class DescriptorWatch:
