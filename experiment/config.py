@@ -78,6 +78,12 @@ class AudioSettings:
 
 
 @dataclass(frozen=True)
+class RecorderSettings:
+    stream: str | None  # the recorder's Lab Streaming Layer stream; None: the recorder is not watched
+    columns: str | None  # "ecg=NAME,eda=NAME,digital=NAME" where the labels do not say
+
+
+@dataclass(frozen=True)
 class AllocationSettings:
     n: int  # planned participants per stratum, for a ledger this protocol creates
     block_sizes: tuple[int, ...]  # permuted blocks of these sizes, chosen at random
@@ -98,6 +104,7 @@ class Protocol:
     display: DisplaySettings
     markers: MarkerSettings
     audio: AudioSettings
+    recorder: RecorderSettings
     groups: Mapping[str, Group]
     phases: tuple[Phase, ...]
     questionnaires: Mapping[str, Questionnaire]
@@ -180,6 +187,7 @@ def load_protocol(path: Path | str, recordings_needed: bool = True) -> Protocol:
         display=_read_display(top.table("display")),
         markers=markers,
         audio=_read_audio(top.table("audio")),
+        recorder=_read_recorder(top.table("recorder")),
         groups=MappingProxyType(groups),
         phases=phases,
         questionnaires=MappingProxyType(questionnaires),
@@ -305,6 +313,12 @@ def _read_display(table: Table) -> DisplaySettings:
     )
     table.finish()
     return display
+
+
+def _read_recorder(table: Table) -> RecorderSettings:
+    recorder = RecorderSettings(stream=table.str("stream", None), columns=table.str("columns", None))
+    table.finish()
+    return recorder
 
 
 def _read_audio(table: Table) -> AudioSettings:

@@ -13,37 +13,17 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from experiment.allocation import ledger_location
 from experiment.audio import load_checked_protocol
+from experiment.checks import Check, run_check
 from experiment.defaults import EXIT_FAILED, EXIT_OK
 from experiment.errors import ExperimentError
 
 MIN_FREE_MB = 500  # a session writes well under 1 MB; leave room for the OS and backups
-
-
-@dataclass
-class Check:
-    name: str
-    ok: bool
-    detail: str
-    error: ExperimentError | OSError | None = None  # what a failed check raised
-
-    def line(self) -> str:
-        return f"[{'PASS' if self.ok else 'FAIL'}] {self.name}: {self.detail}"
-
-
-def run_check(name: str, check: Callable[[], str]) -> Check:
-    """Run one check; its ExperimentError (or OSError) sentence is the failure's detail."""
-    try:
-        return Check(name, True, check())
-    except (ExperimentError, OSError) as err:
-        return Check(name, False, str(err), err)
 
 
 TONE_S = 2.0  # long enough for a sound output that runs short to show it
@@ -104,15 +84,13 @@ def check_sound_backend(backend: str, device: str | None, formats: set[tuple[int
 
 
 def check_marker_port(protocol, cli_protocol: str | None, cli_port: str | None) -> str:
-    from experiment.markers.device import choose_device, open_for_session
+    from experiment.markers.device import choose_device, open_for_session, pulse_once
 
     markers = protocol.markers
     protocol_name, port = choose_device(cli_protocol, cli_port, markers.protocol, markers.port, protocol.path)
     device, warning = open_for_session(protocol_name, port, markers)
     try:
-        device.set_code(255)  # a test pulse on every line
-        time.sleep(device.hold_s)
-        device.clear()
+        pulse_once(device, 255)  # every line
         if protocol_name == "none":
             return "none: markers are only logged (no recorder attached)"
         detail = f"{protocol_name}: port opened and a test pulse (255) sent"
@@ -187,9 +165,12 @@ def preflight(
     ledger: str | None = None,
     loopback: bool = False,
     audio_input: str | None = None,
+    recorder_stream: str | None = None,
+    recorder_columns: str | None = None,
 ) -> list[Check]:
     """Every check; ``loopback`` adds the audio loopback self-test (experiment/loopback.py),
-    recording from ``audio_input`` (part of its name; None: the default input)."""
+    recording from ``audio_input`` (part of its name; None: the default input); a recorder
+    stream (here or in the protocol's ``[recorder]``) adds the recorder's checks."""
     try:
         protocol, stimuli = load_checked_protocol(protocol_path)
     except (ExperimentError, OSError) as err:
@@ -207,6 +188,36 @@ def preflight(
     checks.append(run_check("data folder", lambda: check_data_dir(data_dir)))
     checks.append(run_check("allocation ledger", lambda: check_ledger(ledger_location(ledger, data_dir), protocol)))
     checks.append(run_check("display", lambda: check_display(protocol.display)))
+    stream = recorder_stream or protocol.recorder.stream
+    if stream:
+        columns = recorder_columns or protocol.recorder.columns
+        checks += check_recorder(protocol, stream, columns, marker_protocol, marker_port)
+    return checks
+
+
+def check_recorder(protocol, stream: str, columns: str | None, cli_protocol: str | None, cli_port: str | None):
+    """The recorder's checks, the test marker sent through the session's trigger box."""
+    from experiment.markers.device import SERIAL_PROTOCOLS, choose_device, open_for_session, pulse_once
+    from experiment.recorder.checks import recorder_checks
+    from experiment.recorder.inlet import RecorderColumns
+
+    markers = protocol.markers
+    name, port = choose_device(cli_protocol, cli_port, markers.protocol, markers.port, protocol.path)
+
+    def send_test_marker(code: int) -> float:
+        device, _ = open_for_session(name, port, markers)
+        try:
+            return pulse_once(device, code)
+        finally:
+            device.close()
+
+    try:
+        parsed = RecorderColumns.parse(columns)
+    except ExperimentError as err:
+        return [Check("recorder stream", False, str(err), err)]
+    checks, inlet = recorder_checks(stream, parsed, send_test_marker if name in SERIAL_PROTOCOLS else None)
+    if inlet is not None:
+        inlet.close()
     return checks
 
 
@@ -230,13 +241,15 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--audio-input", help="part of the line input's name (default: the default input)")
     parser.add_argument("--ledger", help="allocation ledger file or postgresql:// URL (default DATA/allocation.sqlite)")
+    parser.add_argument("--recorder-stream", help="the recorder's Lab Streaming Layer stream: check it too")
+    parser.add_argument("--recorder-columns", help="ecg=NAME,eda=NAME,digital=NAME where its labels do not say")
     args = parser.parse_args(argv)
     protocol = args.protocol or (DEMO_PROTOCOL if args.demo else DEFAULT_PROTOCOL)
     if args.audio_input and not args.audio_loopback:
         parser.error("--audio-input names the loopback's line input: add --audio-loopback")
     checks = preflight(
         protocol, args.data_dir, args.marker_protocol, args.marker_port, args.audio_device, args.ledger,
-        args.audio_loopback, args.audio_input,
+        args.audio_loopback, args.audio_input, args.recorder_stream, args.recorder_columns,
     )  # fmt: skip
     for check in checks:
         print(check.line())

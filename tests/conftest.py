@@ -95,7 +95,7 @@ def ledger_location(request, tmp_path):
 REAL_PART_FIXTURES = {"tty_pair", "make_tty_pair", "sound_server", "postgres_server", "session_in_every_format"}
 SESSION_MODULES = {
     "test_session", "test_participant_input", "test_preflight", "test_guide_screens", "test_console_window",
-    "test_session_allocation", "test_launchers", "test_bids", "test_disk_faults",
+    "test_session_allocation", "test_launchers", "test_bids", "test_disk_faults", "test_recorder",
 }  # fmt: skip
 
 

@@ -60,7 +60,7 @@ def write_protocol(folder: Path, rest_s: float = 1.0, audio_s: float = 2.0, edit
 class TtyPair:
     """A real tty pair from socat: the program writes to ``near``; a box emulator on ``far``."""
 
-    def __init__(self, folder: Path, protocol: str = "brainproducts") -> None:
+    def __init__(self, folder: Path, protocol: str = "brainproducts", box: bool = True) -> None:
         self.near = str(folder / "ttyA")
         self.far = str(folder / "ttyB")
         self.proc = subprocess.Popen(
@@ -76,7 +76,7 @@ class TtyPair:
             if time.time() > deadline:
                 raise RuntimeError("socat did not create the tty pair")
             time.sleep(0.02)
-        self.box = BoxEmulator(self.far, protocol)
+        self.box = BoxEmulator(self.far, protocol) if box else None  # None: another reader (a recorder) has it
 
     @property
     def received(self) -> list[tuple[float, int]]:
@@ -90,7 +90,8 @@ class TtyPair:
         self.proc.wait()
 
     def close(self) -> None:
-        self.box.close()
+        if self.box is not None:
+            self.box.close()
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait()
@@ -152,6 +153,25 @@ def marker_timing_faults(
         if before.end is not None and after.start - before.end < rest_s - EDGE_TOLERANCE_S
     ]
     return faults
+
+
+class StandInRecorder:
+    """tools/standin_recorder.py streaming over LSL as ``name``, reading a trigger box's lines from
+    ``trigger_port`` (a tty pair's far end); stopped by its pid."""
+
+    def __init__(self, name: str, trigger_port: str | None = None, *options: str) -> None:
+        command = [sys.executable, str(REPO / "tools" / "standin_recorder.py"), "--name", name, *options]
+        command += ["--trigger-port", trigger_port] if trigger_port else []
+        self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("streaming"):
+            self.proc.kill()
+            raise RuntimeError(f"the stand-in recorder did not start: {line}{self.proc.stderr.read()}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
 
 
 def session_command(*args: str) -> list[str]:

@@ -105,3 +105,12 @@ def test_the_sha256_command_prints_the_digest_to_pin_a_recording(tmp_path):
         cwd=REPO,
     )
     assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_the_recorder_to_check_is_read_and_a_mistyped_key_refused(tmp_path):
+    recorder = '\n[recorder]\nstream = "AcqKnowledge"\ncolumns = "ecg=ECG100C"\n'
+    protocol = load_protocol(write_protocol(tmp_path / "a", edit=lambda text: text + recorder))
+    assert (protocol.recorder.stream, protocol.recorder.columns) == ("AcqKnowledge", "ecg=ECG100C")
+    assert load_protocol(write_protocol(tmp_path / "b")).recorder.stream is None
+    with pytest.raises(ConfigError, match="strem"):
+        load_protocol(write_protocol(tmp_path / "c", edit=lambda text: text + '\n[recorder]\nstrem = "X"\n'))

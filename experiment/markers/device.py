@@ -127,6 +127,16 @@ def open_device(protocol: str, port: str | None, baudrate: int | None, pulse_ms:
     return device_class(port, baudrate=baudrate, pulse_ms=pulse_ms)
 
 
+def pulse_once(device: MarkerDevice, code: int) -> float:
+    """Write ``code``, hold it, clear the lines; return when it was written (perf_counter)."""
+    import time
+
+    written_at = device.set_code(code)
+    time.sleep(device.hold_s)
+    device.clear()
+    return written_at
+
+
 def open_for_session(protocol: str, port: str | None, markers) -> tuple[MarkerDevice, str | None]:
     """Open the session's device with the protocol file's ``[markers]`` settings, and on a serial
     port lower an FTDI chip's latency timer; returns the device and the warning for the

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from experiment.preflight import Check
+from experiment.checks import Check
 from experiment.ui.display import Display
 
 log = logging.getLogger(__name__)
