@@ -51,6 +51,7 @@ class TechnicianConsole:
         self.phase_started = 0.0
         self.incidents = 0
         self.player = None
+        self.recorder = None  # a RecorderWatch when the recorder's stream is watched
         self.items = (0, 0)  # answered, total in this phase
         self._last_shown = 0.0
         self._last_windowed = 0.0
@@ -90,6 +91,8 @@ class TechnicianConsole:
         last = self.markers.last
         if last is not None:
             parts.append(f"last marker {last[0]} ({last[1]}) {'sent' if last[2] else 'NOT SENT'}")
+        if self.recorder is not None:
+            parts.append(self.recorder.status())
         if self.markers.faults or self.incidents:
             parts.append(f"WARNINGS: {self.markers.faults} marker fault(s), {self.incidents} incident(s)")
         return " | ".join(parts)

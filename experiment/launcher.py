@@ -13,7 +13,7 @@ import logging
 import shutil
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,11 +49,14 @@ from experiment.frames import FileFrames
 from experiment.logs import log_to_console, log_to_file
 from experiment.markers import MarkerSender
 from experiment.markers.device import PROTOCOLS as MARKER_PROTOCOLS
-from experiment.markers.device import choose_device, open_for_session
+from experiment.markers.device import SERIAL_PROTOCOLS, choose_device, open_for_session, pulse_once
 from experiment.markers.lsl import LslOutlet
 from experiment.playback import open_player
 from experiment.preflight import session_checks
 from experiment.record import RECORD_FILE, SessionRecord, first_fields, now_iso
+from experiment.recorder.checks import recorder_checks
+from experiment.recorder.inlet import RecorderColumns
+from experiment.recorder.watch import RecorderWatch
 from experiment.resume import Interrupted, ask_to_resume, find_interrupted
 from experiment.session import Session
 from experiment.ui.dialog import SessionInfo
@@ -79,6 +82,9 @@ class RunOptions:
     fullscreen: bool | None
     ledger: str | None = None  # None: DATA/allocation.sqlite
     station: str | None = None  # None: the computer's name
+    recorder_stream: str | None = None  # None: the protocol's [recorder] stream, if any
+    recorder_columns: str | None = None
+    recorder_optional: bool = False  # start even if the recorder's checks fail (recorded)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--station", help="this testing room's name in the ledger (default: the computer's name)")
     parser.add_argument("--screenshots", action="store_true", help="save the first frame of each screen")
     parser.add_argument("--windowed", action="store_true", help="use a window even if the protocol says fullscreen")
+    parser.add_argument("--recorder-stream", help="the recorder's Lab Streaming Layer stream: check and watch it")
+    parser.add_argument("--recorder-columns", help="ecg=NAME,eda=NAME,digital=NAME where its labels do not say")
+    parser.add_argument(
+        "--recorder-optional", action="store_true", help="start even if a recorder check fails (session.json says so)"
+    )
     return parser
 
 
@@ -130,14 +141,14 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
         False if args.windowed else None,
         args.ledger,
         args.station,
+        args.recorder_stream,
+        args.recorder_columns,
+        args.recorder_optional,
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # The marker thread must get the interpreter soon after the drawing thread lets go:
-    # Python's default 5 ms switch interval would let a marker's write lag its timestamp.
-    sys.setswitchinterval(0.0005)
     log_to_console()
     options = options_from_args(args)
     try:
@@ -162,6 +173,9 @@ def run(options: RunOptions) -> int:
         status, message = _run_session(session)
         if not session.markers.flush():
             log.error("Some markers were still waiting to be written when the session ended.")
+        if parts.recorder is not None:  # the recorder's view of the last markers, then its summary
+            for kind, detail in parts.recorder.finish():
+                session.incident(kind, detail)
         _record_outcome(parts.ledger, ready.protocol, ready.info, files.record, status)
         try:
             files.record.update(
@@ -173,6 +187,7 @@ def run(options: RunOptions) -> int:
                 marker_thread_priority=session.markers.thread_priority,
                 current_phase=None,
                 **({"message": message} if message else {}),
+                **({"recorder": parts.recorder.summary()} if parts.recorder else {}),
             )
         except DataError as err:  # the disk filled or the folder went: session.json says "running" still
             log.error("The session's end could not be recorded in session.json: %s", err)
@@ -192,6 +207,8 @@ class Ready:
     previous: list[Path]
     new_run: bool
     resume: Interrupted | None
+    recorder_stream: str | None = None  # the recorder's LSL stream to check and watch
+    recorder_columns: RecorderColumns = RecorderColumns()
 
 
 @dataclass
@@ -209,6 +226,7 @@ class Parts:
     clock: SessionClock
     autopilot: object
     display: object
+    recorder: RecorderWatch | None = None  # the recorder's stream, watched during the session
 
 
 @dataclass
@@ -242,7 +260,9 @@ def _check_before_anything_is_opened(options: RunOptions) -> Ready | None:
         require_screen()  # before anything is allocated or opened
         import_window_modules()
         stimuli = checking.result()
-    return Ready(protocol, info, marker_protocol, marker_port, stimuli, previous, new_run, resume)
+    stream = options.recorder_stream or protocol.recorder.stream
+    columns = RecorderColumns.parse(options.recorder_columns or protocol.recorder.columns)
+    return Ready(protocol, info, marker_protocol, marker_port, stimuli, previous, new_run, resume, stream, columns)
 
 
 def _open_parts(ready: Ready, options: RunOptions, resources: ExitStack) -> Parts:
@@ -253,6 +273,7 @@ def _open_parts(ready: Ready, options: RunOptions, resources: ExitStack) -> Part
     _close_later(resources, device.close)
     if warning:
         log.warning("%s", warning)
+    recorder_checking = _start_recorder_checks(ready, device)  # 8 s of signal, while the rest opens
     ledger_at = ledger_location(options.ledger, options.data_dir)
     ledger = open_for_protocol(
         ledger_at,
@@ -281,14 +302,50 @@ def _open_parts(ready: Ready, options: RunOptions, resources: ExitStack) -> Part
     if options.screenshots:  # moved into the session folder once it exists
         display.screenshot_dir = Path(tempfile.mkdtemp(prefix="experiment-screens-"))
     checks = session_checks(protocol, device.describe(), player.describe(), ledger, options.data_dir, display.win)
-    show_checklist(display, checks)
-    if failed := [c for c in checks if not c.ok]:
-        error = failed[0].error
-        raise error if isinstance(error, ExperimentError) else DataError(failed[0].detail)
+    recorder_lines, recorder = _recorder_watch(recorder_checking, options.recorder_optional, resources)
+    show_checklist(display, checks + recorder_lines)
+    _refuse_on_failed(checks, recorder_lines, options.recorder_optional)
     return Parts(
         device, ledger, describe_location(ledger_at), allocation, group, player, note, audio_device, clock, autopilot,
-        display,
+        display, recorder,
     )  # fmt: skip
+
+
+def _start_recorder_checks(ready: Ready, device) -> Future | None:
+    """The recorder's checks (experiment/recorder/checks.py) on a thread of their own, the test
+    marker sent through the session's trigger box; None when no recorder stream is named."""
+    if not ready.recorder_stream:
+        return None
+    serial = ready.marker_protocol in SERIAL_PROTOCOLS
+    send = (lambda code: pulse_once(device, code)) if serial else None
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recorder-checks")
+    checking = pool.submit(recorder_checks, ready.recorder_stream, ready.recorder_columns, send)
+    pool.shutdown(wait=False)
+    return checking
+
+
+def _recorder_watch(checking: Future | None, optional: bool, resources: ExitStack):
+    """The recorder checks' lines and the watch over the stream (None: no stream, or not found)."""
+    if checking is None:
+        return [], None
+    lines, inlet = checking.result()
+    if inlet is None:
+        return lines, None
+    watch = RecorderWatch(inlet, [line.line() for line in lines], optional and not all(c.ok for c in lines))
+    _close_later(resources, watch.close)
+    return lines, watch
+
+
+def _refuse_on_failed(checks: list, recorder_lines: list, recorder_optional: bool) -> None:
+    """Stop the launch on the first failed check; a failed recorder check only when the
+    technician did not say to go on without it (--recorder-optional, recorded in session.json)."""
+    recorder_failed = [c for c in recorder_lines if not c.ok]
+    if recorder_failed and recorder_optional:
+        log.warning("Going on although the recorder check failed (--recorder-optional): %s", recorder_failed[0].detail)
+        recorder_failed = []
+    if failed := [c for c in checks if not c.ok] + recorder_failed:
+        error = failed[0].error
+        raise error if isinstance(error, ExperimentError) else DataError(failed[0].detail)
 
 
 def _create_session_files(ready: Ready, parts: Parts, options: RunOptions, resources: ExitStack) -> Files:
@@ -340,7 +397,7 @@ def _connect_session(ready: Ready, parts: Parts, files: Files, options: RunOptio
     _close_later(resources, console.close)
     session = Session(
         protocol, parts.group, parts.clock, markers, parts.display, parts.player, files.responses, files.record,
-        parts.audio_device, console,
+        parts.audio_device, console, parts.recorder,
     )  # fmt: skip
     session.start_phase = ready.resume.phase if ready.resume else None
     return session
@@ -425,7 +482,11 @@ def _verdict(session: Session, status: str, record: SessionRecord) -> str:
     summary = None
     if "complete" in audio:  # the recording was reached
         summary = (session.audio_verdict or AudioVerdict({})).summary(audio["complete"])
-    return session_verdict(status, sent, sent + session.markers.faults, session.incidents, summary)
+    seen = None
+    if session.recorder is not None:
+        markers = session.recorder.summary()
+        seen = f"the recorder saw {markers['markers_seen']}/{markers['markers_sent']}"
+    return session_verdict(status, sent, sent + session.markers.faults, session.incidents, summary, seen)
 
 
 def _report(status: str, message: str | None, folder: Path, verdict: str) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,35 @@ TONE_S = 2.0  # long enough for a sound output that runs short to show it
 
 def check_audio(device: str | None, volume: float) -> str:
     """Play a quiet 2-second tone: every sample must go out, and the output must not run short
-    (an underflow is a gap the participant hears: found here, not after a session)."""
+    (an underflow is a gap the participant hears: found here, not after a session). A tone that
+    ran short is played once more: an output that really is unsteady runs short again, while a
+    moment's load on the computer does not."""
+    first = _play_tone(device, volume)
+    if not first.underflows:
+        return f"a {TONE_S:g}-second test tone played whole and steadily on '{first.device}'"
+    second = _play_tone(device, volume)
+    if not second.underflows:
+        return (
+            f"a {TONE_S:g}-second test tone played whole on '{second.device}' (it ran short once, steadily the "
+            "second time)"
+        )
+    from experiment.errors import DeviceError
+
+    raise DeviceError(
+        f"The sound output {second.device} ran short {first.underflows} and then {second.underflows} time(s) in a "
+        f"{TONE_S:g}-second tone (a participant would hear gaps): close other programs on this PC, turn off power "
+        "saving, and run preflight again."
+    )
+
+
+@dataclass(frozen=True)
+class TonePlayed:
+    device: str
+    underflows: int
+
+
+def _play_tone(device: str | None, volume: float) -> TonePlayed:
+    """The test tone played through the session's own player; DeviceError when it did not all go out."""
     import sounddevice
 
     from experiment.errors import DeviceError
@@ -56,13 +85,7 @@ def check_audio(device: str | None, volume: float) -> str:
                 f"The sound output {player.device_name} stopped after {player.frames_played} of "
                 f"{player.total_frames} samples: check the headphones and sound settings."
             )
-        if player.underflows:
-            raise DeviceError(
-                f"The sound output {player.device_name} ran short {player.underflows} time(s) in a "
-                f"{TONE_S:g}-second tone (a participant would hear gaps): close other programs on this PC, "
-                "turn off power saving, and run preflight again."
-            )
-        return f"a {TONE_S:g}-second test tone played whole and steadily on '{player.device_name}'"
+        return TonePlayed(player.device_name, player.underflows)
     finally:
         player.close()
 

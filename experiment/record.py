@@ -62,6 +62,7 @@ FIELDS = {
         Field("marker_faults", (int,), "markers that did not reach the recorder (sent_ok=false in events.csv)"),
         Field("marker_reconnects", (int,), "times the marker device was opened again after a fault"),
         Field("marker_thread_priority", (str, NoneType), "the marker thread's scheduling priority"),
+        Field("recorder", (dict,), "the recorder's stream as watched: rate, markers seen and their delay, signals"),
         Field("allocation", (dict,), "ledger, stratum, position, replaces, entry and its hash, blind"),
         Field("autopilot", (dict, NoneType), "the simulated participant's seed, when one answered"),
         Field("clock", (str,), "what session times are measured with"),

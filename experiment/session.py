@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from experiment.audio_verdict import AudioVerdict, judge_audio
 from experiment.clock import SessionClock
@@ -22,6 +22,9 @@ from experiment.record import SessionRecord
 from experiment.ui.display import Display
 from experiment.ui.scales import ItemScreen
 from experiment.ui.soundcheck import calibration_tone, run_sound_check
+
+if TYPE_CHECKING:
+    from experiment.recorder.watch import RecorderWatch
 
 log = logging.getLogger(__name__)
 AUDIO_START_TIMEOUT_S = 10.0  # the sound system's queue filling (2 s on PulseAudio) and a steady stream
@@ -41,6 +44,7 @@ class Session:
         record: SessionRecord,
         audio_device: str | None = None,
         console: TechnicianConsole | None = None,
+        recorder: RecorderWatch | None = None,
     ) -> None:
         self.protocol = protocol
         self.group = group
@@ -57,9 +61,21 @@ class Session:
         self.item_orders: dict[str, dict[str, Any]] = {}
         self.start_phase: str | None = None
         self.console = console
+        self.recorder = recorder
+        if recorder is not None:
+            markers.on_written = recorder.wrote
         if console is not None:
             console.player = player
-            display.on_frame = console.show
+            console.recorder = recorder
+        display.on_frame = self._on_frame
+
+    def _on_frame(self) -> None:
+        """Every frame: what the recorder watch found becomes incidents; the console is redrawn when due."""
+        if self.recorder is not None:
+            for kind, detail in self.recorder.poll():
+                self.incident(kind, detail)
+        if self.console is not None:
+            self.console.show()
 
     def run(self) -> str:
         """Walk the timeline; return the final status ("completed" or "aborted")."""

@@ -22,16 +22,27 @@ WHAT_TO_DO = {
     "audio_onset_estimate": f"the audio onset marker may be more than 2 ms off: {NOTE_AND_LOOPBACK}",
     "audio_sync_disagreement": f"the audio's sync markers disagree with its onset marker by more than 2 ms: "
     f"{NOTE_AND_LOOPBACK}",
+    "marker_not_recorded": "the recorder did not show a marker the trigger box was sent: check the trigger cable "
+    "in the recorder's trigger input and note the marker in the lab log (session.json names it)",
+    "recorder_lost": "the recorder's stream stopped: check that the recorder is still recording before the next "
+    "participant; what it recorded while it streamed is in its own file",
+    "signal_lost": "an ECG or EDA electrode lost contact (the signal went flat): check the electrodes before the "
+    "next participant and note the time in the lab log",
 }
 MARKERS_LOST = "check the trigger box cable and its port before the next participant (events.csv flags them)"
 
 
 def session_verdict(
-    status: str, markers_sent: int, markers_total: int, incidents: Sequence[dict], audio_summary: str | None
+    status: str,
+    markers_sent: int,
+    markers_total: int,
+    incidents: Sequence[dict],
+    audio_summary: str | None,
+    recorder_summary: str | None = None,
 ) -> str:
     """One line: 'Session completed: ...' when all is well, else what went wrong and what to do."""
     done = {"completed": "Session completed", "aborted": "Session ended early"}.get(status, "Session failed")
-    facts = [f"markers {markers_sent}/{markers_total} sent"] + ([audio_summary] if audio_summary else [])
+    facts = [f"markers {markers_sent}/{markers_total} sent"] + [f for f in (audio_summary, recorder_summary) if f]
     problems = []
     if markers_sent < markers_total:
         problems.append(f"{markers_total - markers_sent} marker(s) did not reach the recorder: {MARKERS_LOST}")

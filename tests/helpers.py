@@ -174,6 +174,14 @@ class StandInRecorder:
             self.proc.wait(timeout=10)
 
 
+def code_writes(writes: Sequence[Write], rows: Sequence[dict]) -> list[tuple]:
+    """(write, events.csv row) of each session marker: a brainproducts box gets a clear at open,
+    the recorder check's test code and its clear (when watched), each code and its clear, and a
+    clear at close."""
+    sets = writes[1::2][:-1]  # every code written (the last odd one is the clear at close)
+    return list(zip(sets[len(sets) - len(rows) :], rows, strict=True))
+
+
 def session_command(*args: str) -> list[str]:
     return [sys.executable, str(REPO / "run_experiment.py"), *args]
 

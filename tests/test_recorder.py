@@ -3,13 +3,26 @@ real LSL on loopback and samples a real tty pair's far end as its trigger input.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
-from helpers import REPO, StandInRecorder, TtyPair
+from helpers import (
+    REPO,
+    StandInRecorder,
+    TtyPair,
+    code_writes,
+    read_csv,
+    run_session,
+    session_dir,
+    start_session,
+    write_protocol,
+)
+from kernel_trace import DescriptorWatch, WriteTrace
 
 from experiment.clock import SessionClock
 from experiment.datastore import EVENT_COLUMNS, AppendOnlyCsv
@@ -139,3 +152,113 @@ def test_preflight_checks_the_recorder_through_the_sessions_trigger_box(tmp_path
     for name in ("recorder stream", "recorder ECG", "recorder EDA", "recorder markers"):
         assert f"[PASS] {name}: " in result.stdout, result.stdout
     assert "READY: 11 of 11" in result.stdout
+
+
+def session_args(protocol, data, cable, recorder, *more: str) -> tuple[str, ...]:
+    return (
+        *("--protocol", str(protocol), "--autopilot", "--participant", "P401", "--data-dir", str(data)),
+        *("--marker-protocol", "brainproducts", "--marker-port", cable.near, "--recorder-stream", name_of(recorder)),
+        *more,
+    )
+
+
+def annotated_heart_rates(first_s: float, last_s: float) -> tuple[float, float]:
+    """The lowest and highest heart rate of the cardiologists' beats over 10-s windows in a span
+    of the excerpt the stand-in streams from its start."""
+    import wfdb
+
+    notes = wfdb.rdann(str(REPO / "tests" / "data" / "ecg" / "mitdb-100-20min"), "atr")
+    beats = notes.sample[np.isin(notes.symbol, ["N", "A", "V"])] / 360.0
+    rates = []
+    for end in np.arange(first_s + 10, last_s, 1.0):
+        inside = beats[(beats >= end - 10) & (beats < end)]
+        rates.append(60.0 / np.median(np.diff(inside)))
+    return min(rates), max(rates)
+
+
+def test_a_session_with_the_recorder_watched_sees_every_marker_and_shows_the_heart_rate(tmp_path, cable, recorder):
+    protocol = write_protocol(tmp_path / "protocol", rest_s=3.0, audio_s=3.0)
+    started = time.monotonic()
+    result = run_session(*session_args(protocol, tmp_path / "data", cable, recorder))
+    lasted_s = time.monotonic() - started
+    assert result.returncode == 0, result.stdout + result.stderr
+    record = json.loads((session_dir(tmp_path / "data", "P401") / "session.json").read_text())
+    rows = read_csv(session_dir(tmp_path / "data", "P401") / "events.csv")
+    seen = record["recorder"]
+    assert seen["markers_sent"] == seen["markers_seen"] == len(rows), seen
+    assert 0 <= seen["marker_delay_ms"]["median"] <= 5.0 and seen["marker_delay_ms"]["max"] < 100, seen
+    assert seen["measured_rate_hz"] == pytest.approx(1000, rel=0.01) and seen["optional"] is False
+    recorder_kinds = {"marker_not_recorded", "recorder_lost", "signal_lost"}
+    assert not [i for i in record.get("incidents", []) if i["kind"] in recorder_kinds], record["incidents"]
+    assert f"the recorder saw {len(rows)}/{len(rows)}" in result.stdout
+    shown = [float(hr) for hr in re.findall(r"\| HR (\d+) bpm \|", result.stdout)]
+    low, high = annotated_heart_rates(0.0, lasted_s + 5)
+    assert shown and all(low - 2 <= hr <= high + 2 for hr in shown), (shown, low, high)
+
+
+@pytest.mark.parametrize("recorder", [("--fault", "drop-code=5")], indirect=True)
+def test_a_code_the_recorder_missed_is_an_incident_for_exactly_that_marker(tmp_path, cable, recorder):
+    """The stand-in drops the 5th code it receives: the checks' test marker was the 1st."""
+    protocol = write_protocol(tmp_path / "protocol", rest_s=1.0, audio_s=2.0)
+    result = run_session(*session_args(protocol, tmp_path / "data", cable, recorder))
+    assert result.returncode == 0, result.stdout + result.stderr
+    record = json.loads((session_dir(tmp_path / "data", "P401") / "session.json").read_text())
+    rows = read_csv(session_dir(tmp_path / "data", "P401") / "events.csv")
+    missed = [i for i in record["incidents"] if i["kind"] == "marker_not_recorded"]
+    assert len(missed) == 1 and f"the marker {rows[3]['label']} (code {rows[3]['code']})" in missed[0]["detail"]
+    assert record["recorder"]["markers_seen"] == len(rows) - 1
+    assert "INCIDENT marker_not_recorded: the recorder did not show a marker" in result.stdout
+
+
+@pytest.mark.parametrize("recorder", [("--fault", "stop-after=22")], indirect=True)
+def test_a_recorder_that_stops_streaming_is_recorder_lost_within_two_seconds(tmp_path, cable, recorder):
+    protocol = write_protocol(tmp_path / "protocol", rest_s=10.0, audio_s=2.0)
+    proc = start_session(*session_args(protocol, tmp_path / "data", cable, recorder))
+    try:
+        recorder.proc.wait(timeout=60)
+        stopped = time.perf_counter()
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out + err
+    record = json.loads((session_dir(tmp_path / "data", "P401") / "session.json").read_text())
+    lost = [i for i in record["incidents"] if i["kind"] == "recorder_lost"]
+    assert len(lost) == 1, record["incidents"]
+    assert lost[0]["time_s"] + record["clock_origin_s"] - stopped < 2.0
+    assert record["status"] == "completed" and len(read_csv(session_dir(tmp_path / "data", "P401") / "responses.csv"))
+
+
+@pytest.mark.parametrize("recorder", [("--fault", "flat-ecg")], indirect=True)
+def test_a_failed_recorder_check_stops_the_launch_unless_the_technician_says_go_on(tmp_path, cable, recorder):
+    protocol = write_protocol(tmp_path / "protocol", rest_s=0.5, audio_s=2.0)
+    refused = run_session(*session_args(protocol, tmp_path / "data", cable, recorder))
+    assert refused.returncode == 4 and "The ECG channel 'ECG' is flat" in refused.stderr
+    assert not (tmp_path / "data" / "sub-P401").exists()
+    went_on = run_session(*session_args(protocol, tmp_path / "data", cable, recorder, "--recorder-optional"))
+    assert went_on.returncode == 0, went_on.stdout + went_on.stderr
+    record = json.loads((session_dir(tmp_path / "data", "P401") / "session.json").read_text())
+    assert record["recorder"]["optional"] is True
+    assert any(line.startswith("[FAIL] recorder ECG") for line in record["recorder"]["checks"])
+
+
+@pytest.mark.timing
+def test_watching_the_recorder_leaves_every_logged_marker_time_on_its_write(tmp_path, cable, recorder):
+    """The session with the recorder watched (its checks, its inlet and live threads): each
+    logged time is still the kernel's time of the code's write() within 0.5 ms, and the
+    recorder saw every marker."""
+    protocol = write_protocol(tmp_path / "protocol", rest_s=2.0, audio_s=3.0)
+    with WriteTrace() as trace:
+        proc = start_session(*session_args(protocol, tmp_path / "data", cable, recorder))
+        port = DescriptorWatch(proc.pid, cable.near)
+        out, err = proc.communicate(timeout=240)
+        assert proc.returncode == 0, out + err
+        writes = trace.writes(proc.pid, *port.result())
+        assert trace.overruns() == 0
+    folder = session_dir(tmp_path / "data", "P401")
+    record = json.loads((folder / "session.json").read_text())
+    rows = read_csv(folder / "events.csv")
+    assert [w.count for w in writes] == [1] * (2 * len(rows) + 4)  # open, test marker, the codes, close
+    lags_ms = [(w.time_s - float(r["time_s"]) - record["clock_origin_s"]) * 1000 for w, r in code_writes(writes, rows)]
+    assert all(-0.002 <= lag <= 0.5 for lag in lags_ms), lags_ms
+    assert record["recorder"]["markers_seen"] == len(rows)

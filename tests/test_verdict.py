@@ -35,3 +35,19 @@ def test_every_incident_the_audio_can_report_has_something_to_do():
     kinds = {kind for kind, _ in verdict.incidents}
     assert kinds == {"audio_unsteady", "audio_onset_estimate", "audio_sync_disagreement"}
     assert kinds <= set(WHAT_TO_DO)
+
+
+def test_every_incident_the_program_raises_has_what_to_do_here_and_in_the_technicians_guide():
+    import re
+
+    from helpers import REPO
+
+    raised = set()
+    for path in (REPO / "experiment").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        raised |= set(re.findall(r'incident\(\s*"([a-z_]+)"', text))
+        raised |= set(re.findall(r'append\(\s*\(\s*"([a-z_]+)",', text))
+    assert {"audio_stalled", "audio_unsteady", "marker_not_recorded", "recorder_lost", "signal_lost"} <= raised
+    assert raised <= set(WHAT_TO_DO), raised - set(WHAT_TO_DO)
+    guide = (REPO / "docs" / "technician.md").read_text(encoding="utf-8")
+    assert all(f"| `{kind}` |" in guide for kind in WHAT_TO_DO)

@@ -55,6 +55,13 @@ def percentile(values: list[float], q: float) -> float:
 def marker_latency(protocol: str, n: int, folder: Path) -> tuple[list[float], list[float]]:
     """(logged time -> the kernel's write, write -> the box's read) of ``n`` markers, in ms."""
     pair = TtyPair(folder, protocol)
+    try:
+        return _marker_latency(pair, protocol, n, folder)
+    finally:
+        pair.close()
+
+
+def _marker_latency(pair: TtyPair, protocol: str, n: int, folder: Path) -> tuple[list[float], list[float]]:
     codes = {f"c{c}": c for c in range(1, 256)}
     events = AppendOnlyCsv(folder / "events.csv", EVENT_COLUMNS)
     clock = SessionClock()
@@ -69,7 +76,6 @@ def marker_latency(protocol: str, n: int, folder: Path) -> tuple[list[float], li
         device.close()
         writes = trace.writes(os.getpid(), *port.result())
     received = pair.box.settled(0.5)
-    pair.close()
     written = [float(line.split(",")[0]) for line in (folder / "events.csv").read_text().splitlines()[1:]]
     byte_write_times = [w.time_s for w in writes for _ in range(w.count)]
     at_box = decode(protocol, received)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -29,6 +30,10 @@ from experiment.markers.device import MarkerDevice
 log = logging.getLogger(__name__)
 RECONNECT_EVERY_S = 1.0
 MARKER_THREAD_FIFO_PRIORITY = 10
+# The marker thread must get the interpreter soon after another thread lets go: Python's default
+# 5 ms switch interval would let a marker's write lag its timestamp by as much (seen in a test
+# process: 4.6 ms). Set by every sender, so tests and benchmarks run as sessions do.
+SWITCH_INTERVAL_S = 0.0005
 
 
 @dataclass(frozen=True)
@@ -93,12 +98,14 @@ class MarkerSender:
         self.reconnects = 0
         self.last: tuple[str, int, bool] | None = None
         self.written: list[tuple[str, str, float]] = []  # (label, detail, perf_counter) of each code written
+        self.on_written = None  # called (label, code, perf_counter) on the marker thread after each write
         self.error: ExperimentError | None = None
         self._lost = False
         self._next_reconnect = 0.0
         self._lines_free_at = 0.0
         self.thread_priority = "not started"
         self._queue: queue.Queue[_Request | None] = queue.Queue()
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         self._thread = threading.Thread(target=self._run, name="markers", daemon=True)
         self._thread.start()
 
@@ -153,6 +160,8 @@ class MarkerSender:
         self.last = (request.label, request.code, sent_ok)
         if sent_ok:
             self.written.append((request.label, request.detail, written_at))
+            if self.on_written is not None:
+                self.on_written(request.label, request.code, written_at)
 
     def _write(self, request: _Request) -> tuple[float, bool]:
         device = self.device

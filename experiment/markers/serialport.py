@@ -6,6 +6,7 @@ the bytes for a code, the bytes that clear the lines, and what to send when the 
 
 from __future__ import annotations
 
+import os
 import time
 
 import serial
@@ -77,7 +78,8 @@ class SerialMarkerDevice:
 
     def write(self, data: bytes) -> None:
         try:
-            self._serial.write(data)
+            if data:
+                self._serial.write(data)
             self._serial.flush()
         except (serial.SerialException, OSError) as err:
             raise DeviceError(f"The marker port {self.port} stopped working ({_reason(err)}).") from None
@@ -85,8 +87,20 @@ class SerialMarkerDevice:
     def set_code(self, code: int) -> float:
         if not 1 <= code <= 255:
             raise ValueError(f"marker code {code} is outside 1-255")
-        written_at = time.perf_counter()
-        self.write(self.encode(code))
+        data = self.encode(code)
+        fd = getattr(self._serial, "fd", None)  # a real port on POSIX; URL handlers have none
+        if fd is None:
+            written_at = time.perf_counter()
+            self.write(data)
+            return written_at
+        # Nothing but the write between the clock and the kernel: every Python step in between
+        # is a point where another thread can take the interpreter (and the time) first.
+        try:
+            written_at = time.perf_counter()
+            sent = os.write(fd, data)
+        except OSError as err:
+            raise DeviceError(f"The marker port {self.port} stopped working ({_reason(err)}).") from None
+        self.write(data[sent:])  # the rest of a partial write (none in practice), and the drain
         return written_at
 
     def clear(self) -> None:
