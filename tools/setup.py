@@ -51,10 +51,10 @@ DEBIAN_RUNTIME = [
 # Tests: socat tty pairs (the trigger box's cable), xdotool (the participant's and the
 # technician's keys), a real PostgreSQL server (the shared ledger), espeak-ng (the demo
 # recordings' spoken names, tools/make_demo_audio.py).
-DEBIAN_DEV = ["socat", "xdotool", "postgresql", "espeak-ng"]
+DEBIAN_DEV = ["socat", "xdotool", "postgresql", "espeak-ng", "mount"]  # mount: the disk-fault tests
 # The same pieces as programs, for Linux systems without dpkg.
 LINUX_PROGRAMS_RUNTIME = ["Xvfb", "pulseaudio", "pactl", "parec", "xdpyinfo"]
-LINUX_PROGRAMS_DEV = ["socat", "xdotool", "initdb", "espeak-ng"]
+LINUX_PROGRAMS_DEV = ["socat", "xdotool", "initdb", "espeak-ng", "mount", "umount"]
 
 
 def say(text: str) -> None:
