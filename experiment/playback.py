@@ -37,6 +37,7 @@ from experiment.stream_clock import StreamClock
 
 log = logging.getLogger(__name__)
 INT16_SCALE = 1.0 / 32768.0
+PA_TIMED_OUT = -9987  # PortAudio's paTimedOut
 
 
 class Player(Protocol):
@@ -109,8 +110,16 @@ class SoundDevicePlayer(_Playback):
         self._sd = sounddevice
         self.frames = frames
         self.gain = volume * INT16_SCALE
+        self._device = device
+        self.start_retries = 0  # streams that did not start in time and were opened afresh
+        self._open_stream()
+        self.latency_s = float(self._stream.latency)
+        self.device_name = sounddevice.query_devices(self._stream.device)["name"]
+
+    def _open_stream(self) -> None:
+        """A new stream, and everything its callbacks fill in from zero."""
         self._done = threading.Event()
-        self.clock = StreamClock(rate_hz)
+        self.clock = StreamClock(self.rate_hz)
         self._stream_frames = 0  # frames written, the leading silence included
         self.underflows = 0  # buffers the sound system asked for too late: the output stuttered
         self._audio_start: int | None = None  # stream frame of the recording's first sample
@@ -119,21 +128,19 @@ class SoundDevicePlayer(_Playback):
         self.onset_method = ""
         self.first_callback_onset_perf: float | None = None  # what the first callback alone would say
         try:
-            self._stream = sounddevice.OutputStream(
-                samplerate=rate_hz,
-                channels=frames.channels,
+            self._stream = self._sd.OutputStream(
+                samplerate=self.rate_hz,
+                channels=self.channels,
                 dtype="float32",
-                device=device,
+                device=self._device,
                 callback=self._callback,
                 finished_callback=self._finished,
             )
-        except (sounddevice.PortAudioError, ValueError) as err:
+        except (self._sd.PortAudioError, ValueError) as err:
             raise DeviceError(
-                f"Cannot open the sound output {device or '(default)'} ({err}): "
+                f"Cannot open the sound output {self._device or '(default)'} ({err}): "
                 "check the headphones and sound settings."
             ) from None
-        self.latency_s = float(self._stream.latency)
-        self.device_name = sounddevice.query_devices(self._stream.device)["name"]
 
     def _dac_perf(self, stream_time: float, current_time: float, now: float) -> float:
         # PortAudio's DAC time is on the stream clock; where the host reports 0 there, the
@@ -212,7 +219,24 @@ class SoundDevicePlayer(_Playback):
         if isinstance(self.frames, FileFrames):
             self.frames.wait_ready()  # the first seconds decoded before the stream asks for them
         self._started_perf = time.perf_counter()
-        self._stream.start()
+        try:
+            self._stream.start()
+        except self._sd.PortAudioError as err:
+            # PortAudio's ALSA host waits 1 s for its audio thread to come up; on a machine busy
+            # at that moment it gives up (paTimedOut) with the stream half started. Nothing of
+            # the recording has played (its first sample waits for a steady stream): a new
+            # stream, once, costs the participant nothing; a failed session costs the study one.
+            if self.start_retries or err.args[1:2] != (PA_TIMED_OUT,) or self._audio_start is not None:
+                raise DeviceError(
+                    f"The sound output {self.device_name} did not start ({err.args[0]}): "
+                    "check the headphones and sound settings, and close other programs playing sound."
+                ) from None
+            log.warning("The sound output took too long to start (%s): starting a new stream", err.args[0])
+            self.start_retries += 1
+            with contextlib.suppress(self._sd.PortAudioError):
+                self._stream.close(ignore_errors=True)
+            self._open_stream()
+            self.start()
 
     def finished(self) -> bool:
         return self._done.is_set()
@@ -228,6 +252,7 @@ class SoundDevicePlayer(_Playback):
             "output_latency_s": _rounded(self.clock.latency_s(), 5),
             "decode_underruns": self.frames.underruns,
             "output_underflows": self.underflows,
+            "stream_start_retries": self.start_retries,
         }
         if whole is not None and self._audio_start is not None:
             info |= {

@@ -184,7 +184,7 @@ def test_each_group_hears_its_own_recording_whole(tmp_path, sound_server):
         # The sound check's 1 kHz tone is in the recording too; it matches no group.
         scores = {key: match(recording, stimulus) for key, stimulus in stimuli.items()}
         overall, quarters = scores[group]
-        assert overall > 0.9 and min(quarters) > 0.85, (group, scores[group])
+        assert overall > 0.9 and min(quarters) > 0.85, (group, scores[group], record["audio"], record["incidents"])
         for other, (r_other, _) in scores.items():
             if other != group:
                 assert r_other < 0.3, (group, other, r_other)

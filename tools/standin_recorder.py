@@ -94,11 +94,19 @@ class TriggerInput:
                 self.changes.append((now, byte))
 
     def lines(self, stamps: np.ndarray) -> np.ndarray:
-        """The lines' state at each sample stamped ``stamps`` (changes up to the last one applied)."""
+        """The lines' state at each sample stamped ``stamps`` (changes up to the last one applied).
+
+        Every state the box set is held for at least one sample. The pty hop can hand a code and
+        its clear over in one read (delayed past the pulse width; measured up to 55 ms on a busy
+        machine), where a real box on a cable would have held the code for its width: without
+        this the two would land on one sample and the code would vanish from the recording."""
         states = np.full(stamps.size, self.state, dtype=np.float64)
-        while self.changes and self.changes[0][0] <= stamps[-1]:
+        free = 0  # the first sample no change in this chunk has claimed
+        while self.changes and self.changes[0][0] <= stamps[-1] and free < stamps.size:
             at, self.state = self.changes.pop(0)
-            states[np.searchsorted(stamps, at) :] = self.state
+            index = max(int(np.searchsorted(stamps, at)), free)
+            states[index:] = self.state
+            free = index + 1
         return states
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 SINK = "experiment_test"
 SINK_RATE_HZ = 48_000
+SERVER_RR_PRIORITY = 5  # PulseAudio's own for its sink threads (daemon.conf realtime-priority)
 
 
 class VirtualScreen:
@@ -108,6 +109,21 @@ class SoundServer:
                 self.stop()
                 raise RuntimeError(f"PulseAudio did not start: see {self.folder / 'server.log'}")
             time.sleep(0.05)
+        self._real_time()
+
+    def _real_time(self) -> None:
+        """Every thread of the server at SCHED_RR where permitted, as its sink's thread already is.
+        It stands in for a sound card, whose clock no program on the machine can delay; its main
+        thread carries every client's audio and the timing replies the clients' timestamps are
+        made of. A server that stalls makes PortAudio give up starting a stream after 1 s
+        (tests/test_playback.py), which four test sessions beside a normal-priority server on
+        two cores did once."""
+        for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+            try:
+                if os.sched_getscheduler(int(task.name)) == os.SCHED_OTHER:
+                    os.sched_setscheduler(int(task.name), os.SCHED_RR, os.sched_param(SERVER_RR_PRIORITY))
+            except (AttributeError, PermissionError, OSError):
+                pass  # not permitted: it runs at normal priority, and a busy machine can delay it
 
     def env(self) -> dict[str, str]:
         return {"PULSE_SERVER": self.server}
