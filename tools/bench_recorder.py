@@ -76,12 +76,12 @@ def main() -> None:
             recorder.stop()
             pair.close()
     print(f"Demo session, {args.runs} runs each, trigger box on a tty pair sampled by the stand-in recorder:")
-    print(f"  {'recorder watched':<18}{'CPU s':>8}{'wall s':>8}{'CPU %':>8}{'worst log->write ms':>21}{'seen':>10}")
+    print(f"  {'recorder watched':<18}{'CPU s':>8}{'wall s':>8}{'CPU %':>8}{'worst log->write ms':>21}{'seen':>14}")
     for label, runs in results.items():
         cpu, wall = statistics.median(r["cpu_s"] for r in runs), statistics.median(r["wall_s"] for r in runs)
         seen = ", ".join(f"{r['seen']}/{r['markers']}" for r in runs) if label == "with" else "-"
         print(
-            f"  {label:<18}{cpu:8.1f}{wall:8.1f}{100 * cpu / wall:8.1f}{max(r['lag_ms'] for r in runs):21.3f}{seen:>10}"
+            f"  {label:<18}{cpu:8.1f}{wall:8.1f}{100 * cpu / wall:8.1f}{max(r['lag_ms'] for r in runs):21.3f}{seen:>14}"
             + ("" if all(r["ok"] for r in runs) else "  (a session failed)")
         )
 
