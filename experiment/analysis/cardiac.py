@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from experiment.analysis.corrections import SNAP_S, Corrections, edit_beats, excluded_spans
 from experiment.analysis.ectopy import classify
 
 WORK_RATE_HZ = 250
@@ -44,12 +45,37 @@ class Beats:
     abnormal: int  # intervals left out around ectopic, missed and long/short beats
     removed_s: np.ndarray = field(default_factory=lambda: np.array([]))  # extra (false) beats taken out
     artefact: np.ndarray = field(default_factory=lambda: np.array([], bool))  # per interval: see ectopy
+    kinds: np.ndarray = field(default_factory=lambda: np.array([], object))  # per interval: see ectopy
+    by_hand: np.ndarray = field(default_factory=lambda: np.array([], bool))  # per beat: added by a person
+    hand_removed_s: np.ndarray = field(default_factory=lambda: np.array([]))  # beats a person removed
+    edits_s: np.ndarray = field(default_factory=lambda: np.array([]))  # where beats were added or removed
+    excluded: list[tuple[float, float]] = field(default_factory=list)  # spans a person left out
+
+    def usable_intervals(self) -> np.ndarray:
+        """Per interval: counted in HR and HRV (normal-to-normal, in clean ECG, 30-240 bpm, not
+        in a span left out by hand)."""
+        times = self.times_s
+        if len(times) < 2:
+            return np.array([], bool)
+        window_of = np.clip(((times - self.start_s) / WINDOW_S).astype(int), 0, len(self.bad_windows) - 1)
+        intervals = np.diff(times)
+        usable = ~(self.bad_windows[window_of[:-1]] | self.bad_windows[window_of[1:]])
+        usable &= self.normal & (intervals > 0.25) & (intervals < 2.0)
+        return usable & ~self.touches_excluded(times[:-1], times[1:])
+
+    def touches_excluded(self, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        overlap = np.zeros(len(starts), bool)
+        for start, end in self.excluded:
+            overlap |= (ends > start) & (starts < end)
+        return overlap
 
 
-def detect_beats(time_s: np.ndarray, ecg: np.ndarray, rate_hz: float) -> Beats:
+def detect_beats(time_s: np.ndarray, ecg: np.ndarray, rate_hz: float, corrections: Corrections | None = None) -> Beats:
+    """The recording's beats: detected, then a person's corrections applied (see corrections)."""
     import neurokit2 as nk
     from scipy.signal import decimate
 
+    corrections = corrections or Corrections()
     factor = max(1, int(round(rate_hz / WORK_RATE_HZ)))
     work_rate = rate_hz / factor
     low = decimate(ecg, factor, ftype="fir", zero_phase=True) if factor > 1 else ecg
@@ -57,18 +83,31 @@ def detect_beats(time_s: np.ndarray, ecg: np.ndarray, rate_hz: float) -> Beats:
     polarity = _qrs_polarity(cleaned)
     cleaned = polarity * cleaned
     bad, flat = _unusable_windows(cleaned, work_rate)
+    start = float(time_s[0])
+    excluded = excluded_spans(corrections)
     if flat.all():
-        return Beats(np.array([]), bad, flat, float(time_s[0]), np.array([], bool), 0)
+        return Beats(np.array([]), bad, flat, start, np.array([], bool), 0, excluded=excluded)
     _, info = nk.ecg_peaks(cleaned, sampling_rate=work_rate, method="neurokit")
     peaks = np.asarray(info["ECG_R_Peaks"], dtype=int)
     if len(peaks) < 3:
-        return Beats(np.array([]), bad, flat, float(time_s[0]), np.array([], bool), 0)
+        return Beats(np.array([]), bad, flat, start, np.array([], bool), 0, excluded=excluded)
     precise = _refine(polarity * ecg, rate_hz, peaks * factor)
-    detected = time_s[precise]
-    classes = classify(detected)
-    removed = np.setdiff1d(detected, classes.times_s)
-    abnormal = int((~classes.normal).sum())
-    return Beats(classes.times_s, bad, flat, float(time_s[0]), classes.normal, abnormal, removed, classes.artefact)
+
+    def r_peak_near(at_s: float) -> float | None:
+        if not time_s[0] <= at_s <= time_s[-1]:
+            return None
+        near = int(np.clip(np.searchsorted(time_s, at_s), 0, len(time_s) - 1))
+        crest = _refine(polarity * ecg, rate_hz, np.array([near]), SNAP_S)
+        return float(time_s[_refine(polarity * ecg, rate_hz, crest)[0]])  # then exactly as detected
+
+    edited = edit_beats(time_s[precise], corrections, r_peak_near)
+    classes = classify(edited.times_s, protected=edited.by_hand)
+    return Beats(
+        classes.times_s, bad, flat, start, classes.normal, int((~classes.normal).sum()),
+        removed_s=edited.times_s[~classes.kept], artefact=classes.artefact, kinds=classes.kinds,
+        by_hand=edited.by_hand[classes.kept], hand_removed_s=edited.removed_s, edits_s=edited.edits_s,
+        excluded=excluded,
+    )  # fmt: skip
 
 
 def _unusable_windows(cleaned: np.ndarray, rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
@@ -97,15 +136,15 @@ def _qrs_polarity(cleaned: np.ndarray) -> int:
     return -1 if downward > upward else 1
 
 
-def _refine(ecg: np.ndarray, rate_hz: float, approx: np.ndarray) -> np.ndarray:
-    """Each peak moved to the highest original-rate sample within 10 ms, on the ECG low-passed
+def _refine(ecg: np.ndarray, rate_hz: float, approx: np.ndarray, within_s: float = 0.010) -> np.ndarray:
+    """Each peak moved to the highest original-rate sample within ``within_s``, on the ECG low-passed
     at ``REFINE_LOWPASS_HZ`` (zero phase): mains hum and muscle noise would otherwise move each
     beat's highest sample by a few milliseconds at random, which RMSSD counts as variability;
     the R wave's crest is slower than that. Only 0.2 s around each beat is filtered."""
     from scipy.signal import butter, sosfiltfilt
 
-    half = int(round(0.010 * rate_hz))
-    reach = int(round(0.100 * rate_hz))
+    half = int(round(within_s * rate_hz))
+    reach = int(round(0.100 * rate_hz)) + half
     offsets = np.arange(-reach, reach + 1)
     index = np.clip(approx[:, None] + offsets[None, :], 0, len(ecg) - 1)
     around = ecg[index]
@@ -139,13 +178,10 @@ def segment_metrics(beats: Beats, start_s: float, end_s: float) -> CardiacResult
     inside = np.flatnonzero((beats.times_s >= start_s) & (beats.times_s < end_s))
     times = beats.times_s[inside]
     intervals = np.diff(times)
-    normal = beats.normal[inside[:-1]] if len(inside) > 1 else np.array([], bool)
-    window_of = ((times - beats.start_s) / WINDOW_S).astype(int)
+    usable = beats.usable_intervals()[inside[:-1]] if len(inside) > 1 else np.array([], bool)
     bad = beats.bad_windows
-    usable = ~(bad[np.clip(window_of[:-1], 0, len(bad) - 1)] | bad[np.clip(window_of[1:], 0, len(bad) - 1)])
-    usable &= normal & (intervals > 0.25) & (intervals < 2.0)  # 30-240 bpm: anything else is no beat pair
     nn = intervals[usable]
-    expected = span / 0.8
+    expected = (span - _excluded_within(beats.excluded, start_s, end_s)) / 0.8
     if len(nn) < max(10, 0.5 * expected * (1 - MAX_BAD_FRACTION)):
         return CardiacResult(nan, nan, nan, len(nn), "too few beats", f"{len(nn)} usable beat intervals")
     # (artefact_pct stays NaN where no value is given)
@@ -165,6 +201,10 @@ def segment_metrics(beats: Beats, start_s: float, end_s: float) -> CardiacResult
             f"{artefact_pct:.1f}% of beats ectopic, missed or extra (corrected or left out; over {MAX_ARTEFACT_PCT:g}%)"
         )
     return CardiacResult(60.0 / float(nn.mean()), rmssd, hf, len(nn) + 1, quality, reason, artefact_pct)
+
+
+def _excluded_within(spans: list[tuple[float, float]], start_s: float, end_s: float) -> float:
+    return sum(max(0.0, min(end, end_s) - max(start, start_s)) for start, end in spans)
 
 
 def _hf_power(at_s: np.ndarray, nn_s: np.ndarray, start_s: float, end_s: float) -> float:

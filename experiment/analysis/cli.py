@@ -40,6 +40,11 @@ def analyse_main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, required=True, help="where the tables, figures and report go")
     parser.add_argument("--columns", help="recorder column names, e.g. time=Time,ecg=ECG100C,eda=EDA100C,digital=D1")
     parser.add_argument("--protocol", type=Path, help="protocol file whose questionnaires score the self-report")
+    parser.add_argument(
+        "--corrections",
+        type=Path,
+        help="folder of sub-<ID>_ses-<N>_corrections.csv files made in review (default: PHYSIO/corrections)",
+    )
     return _refuse_in_one_sentence(_analyse, parser.parse_args(argv), "ANALYSIS")
 
 
@@ -47,10 +52,12 @@ def _analyse(args) -> int:
     from experiment.analysis import report
 
     results, selfreport, elapsed = _results(args)
+    _refuse_unappliable_corrections(results)
     args.out.mkdir(parents=True, exist_ok=True)
     outputs, audio_phase = _tables(results, selfreport)
     for name, frame in outputs.items():
         _write(frame, args.out / name)
+    _write_beats(results, args.out / "beats")
     summary = outputs["group_summary.csv"]
     problems = outputs["problems.csv"].to_dict("records")
     pictures = report.figures(summary, outputs["physio_minutes.csv"], audio_phase, args.out) if len(summary) else []
@@ -64,6 +71,7 @@ def _analyse(args) -> int:
         "Planned contrasts": outputs["contrasts.csv"],
         "Self-report change by group": outputs["selfreport_summary.csv"],
         "Clock alignment": outputs["alignment.csv"],
+        "Corrections made in review": outputs["corrections.csv"],
     }
     page = report.write_html(args.out, tables, pictures, problems, note)
     print(f"{note}\nResults: {args.out} (open {page.name})")
@@ -87,7 +95,7 @@ def _results(args):
         raise DataError(f"No session folders (sub-*/ses-*/session.json) under {args.data_dir}: check --data-dir.")
     if not args.physio_dir.is_dir():
         raise DataError(f"The recordings folder {args.physio_dir} does not exist: check --physio-dir.")
-    jobs = [(folder, args.physio_dir, Columns.parse(args.columns)) for folder in sessions]
+    jobs = [(folder, args.physio_dir, Columns.parse(args.columns), args.corrections) for folder in sessions]
     results, elapsed = _run(pipeline.analyse_session, jobs, args.jobs)
     return results, _selfreport(sessions, args.protocol), elapsed
 
@@ -121,8 +129,35 @@ def _tables(results, selfreport) -> tuple[dict, str]:
         "selfreport.csv": selfreport, "group_summary.csv": summary, "selfreport_summary.csv": report_summary,
         "anova.csv": anova, "contrasts.csv": contrasts,
         "problems.csv": pd.DataFrame(problems, columns=["participant", "session", "reason"]),
+        "corrections.csv": pd.DataFrame(
+            [edit for r in results for edit in r.edits],
+            columns=["participant", "session", "line", "action", "start_s", "end_s", "note"],
+        ),
     }  # fmt: skip
     return outputs, audio_phase
+
+
+def _refuse_unappliable_corrections(results) -> None:
+    """A corrections line that cannot be applied stops the analysis: results without it would
+    look reviewed and are not."""
+    from experiment.analysis.corrections import CorrectionError
+
+    refusals = [r.refusal for r in results if getattr(r, "refusal", None)]
+    if refusals:
+        more = f" (and {len(refusals) - 1} more such line(s))" if len(refusals) > 1 else ""
+        raise CorrectionError(f"{refusals[0]} Correct or delete that line and run the analysis again{more}.")
+
+
+def _write_beats(results, folder: Path) -> None:
+    import pandas as pd
+
+    from experiment.analysis.beats import COLUMNS
+
+    folder.mkdir(exist_ok=True)
+    for result in results:
+        if result.beats:
+            frame = pd.DataFrame(result.beats, columns=COLUMNS)
+            _write(frame, folder / f"sub-{result.participant}_ses-{result.session}_beats.csv")
 
 
 def _run(job, argument_lists: list[tuple], jobs: int | None):

@@ -57,25 +57,34 @@ class IntervalClasses:
     missed: int
     extra: int
     longshort: int
+    kinds: np.ndarray = None  # per interval: normal, ectopic, compensatory, missed-before or long-short
+    kept: np.ndarray = None  # per input beat: kept (False: an extra beat taken out)
 
     @property
     def handled(self) -> int:
         return self.ectopic + self.missed + self.extra + self.longshort
 
 
-def classify(times_s: np.ndarray) -> IntervalClasses:
-    """Beat times -> which intervals are normal-to-normal (see the module docstring)."""
+def classify(times_s: np.ndarray, protected: np.ndarray | None = None) -> IntervalClasses:
+    """Beat times -> which intervals are normal-to-normal (see the module docstring).
+    ``protected``: per beat, never taken out as extra (a beat a person placed by hand)."""
     times_s = np.asarray(times_s, dtype=np.float64)
+    index = np.arange(len(times_s))  # each remaining beat's place in the input
+    protected = np.zeros(len(times_s), bool) if protected is None else np.asarray(protected, bool)
     extra = 0
     while len(times_s) > 3:
         found = _extra_beats(np.diff(times_s))
+        found = found[~protected[index[found + 1]]]
         if not len(found):
             break
         times_s = np.delete(times_s, found + 1)  # interval i and i+1 split one: beat i+1 is false
+        index = np.delete(index, found + 1)
         extra += len(found)
+    kept = np.isin(np.arange(len(protected)), index)
     rr = np.diff(times_s)
     if len(rr) < 4:
-        return IntervalClasses(times_s, np.zeros(len(rr), bool), np.zeros(len(rr), bool), 0, 0, extra, 0)
+        nothing = np.zeros(len(rr), bool)
+        return IntervalClasses(times_s, nothing, nothing, 0, 0, extra, 0, np.full(len(rr), "too few"), kept)
     drrs, mrrs, median, th2 = _normalised(rr)
     ectopic = _ectopic_beats(drrs, mrrs)
     missed = (np.abs(rr / 2 - median) < th2) & (drrs > 1) & ~ectopic
@@ -86,8 +95,13 @@ def classify(times_s: np.ndarray) -> IntervalClasses:
     normal[beat] = False
     normal[np.minimum(beat + 1, len(rr) - 1)] = False
     artefact = ectopic | missed | longshort
+    kinds = np.full(len(rr), "normal", dtype=object)
+    kinds[np.minimum(beat + 1, len(rr) - 1)] = "compensatory"
+    kinds[longshort] = "long-short"
+    kinds[missed] = "missed-before"
+    kinds[ectopic] = "ectopic"
     return IntervalClasses(
-        times_s, normal, artefact, int(ectopic.sum()), int(missed.sum()), extra, int(longshort.sum())
+        times_s, normal, artefact, int(ectopic.sum()), int(missed.sum()), extra, int(longshort.sum()), kinds, kept
     )
 
 

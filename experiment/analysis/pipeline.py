@@ -19,7 +19,16 @@ from pathlib import Path
 import numpy as np
 
 from experiment.analysis.align import Alignment, align, phase_windows, phases_from_events
+from experiment.analysis.beats import beat_rows
 from experiment.analysis.cardiac import detect_beats, segment_metrics
+from experiment.analysis.corrections import (
+    CorrectionError,
+    Corrections,
+    corrections_file,
+    excluded_spans,
+    in_spans,
+    read_corrections,
+)
 from experiment.analysis.electrodermal import EdaResult, segment_level, usable_samples
 from experiment.analysis.recorders import EXTENSIONS, Columns, Recording, find_export, read_recording
 from experiment.console import bar
@@ -29,11 +38,13 @@ from experiment.record import read_record
 PHASE_COLUMNS = (
     "participant", "session", "group", "phase", "kind", "duration_s",
     "hr_bpm", "rmssd_ms", "hf_ms2", "scl_us", "n_beats", "artefact_pct", "quality", "reason",
+    "beats_edited", "reviewed",
 )  # fmt: skip
 MINUTE_COLUMNS = (
     "participant", "session", "group", "phase", "minute", "hr_bpm", "rmssd_ms", "hf_ms2", "scl_us",
-    "artefact_pct", "quality",
+    "artefact_pct", "quality", "beats_edited", "reviewed",
 )  # fmt: skip
+CORRECTIONS_FOLDER = "corrections"  # under the recordings folder, unless --corrections names another
 ALIGNMENT_COLUMNS = (
     "participant", "session", "offset_s", "drift_ppm", "markers_matched", "markers_sent",
     "residual_rms_ms", "residual_max_ms", "intervals_excluded", "extra_beats_removed",
@@ -50,6 +61,9 @@ class SessionResult:
     minutes: list[dict] = field(default_factory=list)
     alignment: dict | None = None
     problem: str | None = None
+    refusal: str | None = None  # a corrections line that cannot be applied: the analysis stops
+    beats: list[dict] = field(default_factory=list)  # the beats table (beats.beat_rows)
+    edits: list[dict] = field(default_factory=list)  # the corrections applied, for the report
 
 
 def find_sessions(data_dir: Path) -> list[Path]:
@@ -57,15 +71,22 @@ def find_sessions(data_dir: Path) -> list[Path]:
     return sorted(p.parent for p in data_dir.glob("sub-*/ses-*/session.json"))
 
 
-def analyse_session(folder: Path, physio_dir: Path, columns: Columns) -> SessionResult:
+def analyse_session(
+    folder: Path, physio_dir: Path, columns: Columns, corrections_dir: Path | None = None
+) -> SessionResult:
     """One session: never raises for a bad recording; the result carries the problem instead
-    (with whatever could still be measured: a truncated recording keeps its covered phases)."""
+    (with whatever could still be measured: a truncated recording keeps its covered phases).
+    Corrections come from ``corrections_dir`` (default PHYSIO/corrections)."""
     record, unreadable = _session_record(folder)
     result = SessionResult(record["participant"], record["session"], str(record.get("group", "")), folder)
     try:
         if unreadable:
             raise DataError(unreadable)
-        _analyse(result, record, folder, physio_dir, columns)
+        folder_of_corrections = corrections_dir or physio_dir / CORRECTIONS_FOLDER
+        corrections = read_corrections(corrections_file(folder_of_corrections, result.participant, result.session))
+        _analyse(result, record, folder, physio_dir, columns, corrections)
+    except CorrectionError as err:
+        result.refusal = str(err)
     except (ExperimentError, OSError, ValueError) as err:
         result.problem = str(err)
     return result
@@ -109,25 +130,34 @@ def _session_record(folder: Path) -> tuple[dict, str | None]:
     return record, unreadable
 
 
-def _analyse(result: SessionResult, record: dict, folder: Path, physio_dir: Path, columns: Columns) -> None:
+def _analyse(
+    result: SessionResult, record: dict, folder: Path, physio_dir: Path, columns: Columns, corrections: Corrections
+) -> None:
     export = find_export(physio_dir, result.participant, result.session)
     if export is None:
         extensions = "/".join(EXTENSIONS)
         raise DataError(f"no recording sub-{result.participant}_ses-{result.session}_physio{extensions}")
     recording = read_recording(export, columns)
     events, phases = session_events(folder, record)
-    measure(result, events, phases, recording, str(folder))
+    measure(result, events, phases, recording, str(folder), corrections)
 
 
 def measure(
-    result: SessionResult, events: list[dict], phases: list[dict], recording: Recording, where: str
+    result: SessionResult,
+    events: list[dict],
+    phases: list[dict],
+    recording: Recording,
+    where: str,
+    corrections: Corrections | None = None,
 ) -> Alignment:
-    """Align ``recording`` to the session's ``events``, then fill ``result`` phase by phase;
-    returns the alignment.
+    """Align ``recording`` to the session's ``events``, then fill ``result`` phase by phase, with
+    a person's ``corrections`` applied first; returns the alignment.
 
     ``events``: events.csv rows (time_s, code, label, sent_ok as text); ``phases``: name, kind,
-    start_s, end_s on the session clock. Raises DataError for a recording that cannot be used.
+    start_s, end_s on the session clock. Raises DataError for a recording that cannot be used,
+    CorrectionError for a corrections line that cannot be applied.
     """
+    corrections = corrections or Corrections()
     markers = recording.markers
     alignment = align(markers.times_s, markers.codes, events, markers.source)
     windows = phase_windows(alignment, phases, events)
@@ -141,22 +171,19 @@ def measure(
             f"(only {covered} of {len(windows)} phases covered; those are in the tables): truncated export?"
         )
     ecg = recording.ecg
-    beats = detect_beats(ecg.time_s, ecg.values, ecg.rate_hz)
-    usable = usable_samples(recording.eda.values, recording.eda.rate_hz) if recording.eda is not None else None
-    common = {"participant": result.participant, "session": result.session, "group": result.group}
-    for phase in phases:
-        if phase["name"] not in windows:
-            continue
-        start, end = windows[phase["name"]]
-        row = common | {"phase": phase["name"], "kind": phase["kind"], "duration_s": round(end - start, 3)}
-        result.phases.append(row | _measures(recording, beats, usable, start, end))
-        for minute in range(int((end - start + 1.0) // 60)):  # a clock drift may shave off a millisecond
-            m_start = start + 60 * minute
-            measures = _measures(recording, beats, usable, m_start, m_start + 60)
-            result.minutes.append(
-                common | {"phase": phase["name"], "minute": minute + 1}
-                | {k: measures[k] for k in MINUTE_COLUMNS if k in measures}
-            )  # fmt: skip
+    beats = detect_beats(ecg.time_s, ecg.values, ecg.rate_hz, corrections)
+    usable = None
+    if recording.eda is not None:
+        usable = usable_samples(recording.eda.values, recording.eda.rate_hz)
+        usable &= ~in_spans(recording.eda.time_s, excluded_spans(corrections))
+    _refuse_accepts_outside(corrections, windows)
+    _fill_phases(result, phases, windows, recording, beats, usable, corrections)
+    result.beats = beat_rows(beats)
+    result.edits = [
+        {"participant": result.participant, "session": result.session, "line": c.line, "action": c.action,
+         "start_s": c.start_s, "end_s": "" if c.end_s is None else c.end_s, "note": c.note}
+        for c in corrections.lines
+    ]  # fmt: skip
     result.alignment = {
         "participant": result.participant,
         "session": result.session,
@@ -175,8 +202,29 @@ def measure(
     return alignment
 
 
+def _fill_phases(result: SessionResult, phases, windows, recording, beats, usable, corrections: Corrections) -> None:
+    """A row per phase and per whole minute of it, into ``result``."""
+    common = {"participant": result.participant, "session": result.session, "group": result.group}
+    reviewed = int(corrections.reviewed)
+    for phase in phases:
+        if phase["name"] not in windows:
+            continue
+        start, end = windows[phase["name"]]
+        row = common | {"phase": phase["name"], "kind": phase["kind"], "duration_s": round(end - start, 3)}
+        measures = _accepted(_measures(recording, beats, usable, start, end), corrections, start, end)
+        result.phases.append(row | measures | {"reviewed": reviewed})
+        for minute in range(int((end - start + 1.0) // 60)):  # a clock drift may shave off a millisecond
+            m_start = start + 60 * minute
+            measures = _accepted(_measures(recording, beats, usable, m_start, m_start + 60), corrections, start, end)
+            result.minutes.append(
+                common | {"phase": phase["name"], "minute": minute + 1, "reviewed": reviewed}
+                | {k: measures[k] for k in MINUTE_COLUMNS if k in measures}
+            )  # fmt: skip
+
+
 def _measures(recording, beats, usable, start: float, end: float) -> dict:
     cardiac = segment_metrics(beats, start, end)
+    edited = int(((beats.edits_s >= start) & (beats.edits_s < end)).sum())
     if recording.eda is None:
         eda = EdaResult(float("nan"), "missing", "no EDA channel in the recording")
     else:
@@ -192,7 +240,24 @@ def _measures(recording, beats, usable, start: float, end: float) -> dict:
         "artefact_pct": _round(cardiac.artefact_pct, 2),
         "quality": problems[0][0] if problems else "ok",
         "reason": "; ".join(reason for _, reason in problems),
+        "beats_edited": edited,
     }
+
+
+def _accepted(measures: dict, corrections: Corrections, start: float, end: float) -> dict:
+    """A flagged value in a phase a person accepted after review: quality 'accepted', the flag's
+    reason kept after what the person wrote."""
+    accepts = [c for c in corrections.of("accept") if start <= c.start_s < end]
+    if not accepts or measures["quality"] == "ok":
+        return measures
+    notes = "; ".join(c.note for c in accepts if c.note) or "no note"
+    return measures | {"quality": "accepted", "reason": f"accepted after review ({notes}): {measures['reason']}"}
+
+
+def _refuse_accepts_outside(corrections: Corrections, windows: dict[str, tuple[float, float]]) -> None:
+    for line in corrections.of("accept"):
+        if not any(start <= line.start_s < end for start, end in windows.values()):
+            raise line.refuse("that time is in none of the session's phases, so there is no phase to accept")
 
 
 def _round(value: float, digits: int):

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from experiment.analysis.stats import USABLE_QUALITY
 from experiment.config import GROUP_KEYS
 
 LABELS = {
@@ -46,7 +47,7 @@ def figures(summary: pd.DataFrame, minutes: pd.DataFrame, audio_phase: str, out:
 
     if not minutes.empty:
         fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-        ok = minutes[minutes["quality"] == "ok"].copy()
+        ok = minutes[minutes["quality"].isin(USABLE_QUALITY)].copy()
         ok["t"] = ok.groupby(["participant", "session"]).cumcount() + 1
         for axis, measure in zip(axes, ("hr_bpm", "scl_us"), strict=True):
             for group, part in ok.groupby("group"):

@@ -8,13 +8,15 @@ import numpy as np
 import pandas as pd
 
 MEASURES = ("hr_bpm", "rmssd_ms", "hf_ms2", "scl_us")
+USABLE_QUALITY = ("ok", "accepted")  # clean, or flagged and accepted after review
 COMPASSION = ("CBS", "LKM")
 CONTROLS = ("RUM", "PE", "NEU")
 
 
 def change_from_baseline(phases: pd.DataFrame, baseline: str = "baseline") -> pd.DataFrame:
-    """Each phase's measures minus the same participant's baseline (rows of quality 'ok' only)."""
-    good = phases[phases["quality"] == "ok"]
+    """Each phase's measures minus the same participant's baseline (rows of quality 'ok', or
+    flagged and accepted after review, only)."""
+    good = phases[phases["quality"].isin(USABLE_QUALITY)]
     keys = ["participant", "session"]
     base = good[good["phase"] == baseline].set_index(keys)[list(MEASURES)]
     changed = good.set_index(keys)
