@@ -11,6 +11,7 @@ simulate-recorder  realistic recorder exports for session folders (demos and tes
 inspect-recording  a recorder file's channels, units, rates, markers and what --columns picks
 convert-recording  a recorder file as the analysis sees it, as one CSV (time,ECG,EDA,Digital)
 export-bids     the study as a BIDS dataset (events, answers, recordings on one clock)
+review          the analysis' review pages served on this computer, to correct beats in them
 """
 
 from __future__ import annotations
@@ -39,36 +40,34 @@ def check_protocol(path: Path) -> int:
     return EXIT_OK
 
 
+# Commands with their own options: (module, function), imported only when used.
+COMMANDS = {
+    "preflight": ("experiment.preflight", "main"),
+    "allocation": ("experiment.allocation.cli", "main"),
+    "analyse": ("experiment.analysis.cli", "analyse_main"),
+    "analyze": ("experiment.analysis.cli", "analyse_main"),
+    "simulate-recorder": ("experiment.analysis.cli", "simulate_main"),
+    "export-bids": ("experiment.bids.export", "main"),
+    "review": ("experiment.analysis.review_server", "review_main"),
+    "run": ("experiment.launcher", "main"),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
+    import importlib
+
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["preflight"]:
-        from experiment.preflight import main as preflight_main
-
-        return preflight_main(argv[1:])
-    if argv[:1] == ["allocation"]:
-        from experiment.allocation.cli import main as allocation_main
-
-        return allocation_main(argv[1:])
-    if argv[:1] in (["analyse"], ["analyze"]):
-        from experiment.analysis.cli import analyse_main
-
-        return analyse_main(argv[1:])
-    if argv[:1] == ["simulate-recorder"]:
-        from experiment.analysis.cli import simulate_main
-
-        return simulate_main(argv[1:])
+    if argv[:1] and argv[0] in COMMANDS:
+        module, function = COMMANDS[argv[0]]
+        return getattr(importlib.import_module(module), function)(argv[1:])
     if argv[:1] in (["inspect-recording"], ["convert-recording"]):
         from experiment.analysis.cli import recording_main
 
         return recording_main(argv[0], argv[1:])
-    if argv[:1] == ["export-bids"]:
-        from experiment.bids.export import main as export_main
+    return _other_commands(argv)
 
-        return export_main(argv[1:])
-    if argv[:1] == ["run"]:
-        from experiment.launcher import main as run_main
 
-        return run_main(argv[1:])
+def _other_commands(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m experiment", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="run a session (see run_experiment.py --help)")
@@ -78,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("inspect-recording", help="a recorder file's channels, markers and --columns picks")
     commands.add_parser("convert-recording", help="a recorder file as one CSV on the ECG's clock")
     commands.add_parser("export-bids", help="the study as a BIDS dataset (see export-bids --help)")
+    commands.add_parser("review", help="correct beats in the analysis' review pages (see review --help)")
     commands.add_parser("allocation", help="the randomisation ledger: init, assign, outcome, report, verify, export")
     check = commands.add_parser("check-protocol", help="validate a protocol file and its stimuli")
     check.add_argument("protocol", type=Path)

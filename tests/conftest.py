@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import PostgresServer, SoundServer, TtyPair, VirtualScreen, write_protocol
+from helpers import PostgresServer, SoundServer, TtyPair, VirtualScreen, headless_chromium, write_protocol
 
 
 @pytest.fixture
@@ -81,6 +81,14 @@ def postgres_server(tmp_path_factory):
     shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def browser():
+    """A real headless Chromium (Debian's), one per test worker."""
+    driver = headless_chromium()
+    yield driver
+    driver.quit()
+
+
 @pytest.fixture
 def ledger_location(request, tmp_path):
     """Where a test's ledger lives: a fresh SQLite file, or a fresh database on the PostgreSQL server."""
@@ -92,7 +100,9 @@ def ledger_location(request, tmp_path):
 
 # Tests that need real parts (a session, Xvfb, PulseAudio, socat, xdotool, PostgreSQL) and run in
 # real time are marked slow; 'pytest -m "not slow"' is the fast tier (and all Windows and macOS run).
-REAL_PART_FIXTURES = {"tty_pair", "make_tty_pair", "sound_server", "postgres_server", "session_in_every_format"}
+REAL_PART_FIXTURES = {
+    "tty_pair", "make_tty_pair", "sound_server", "postgres_server", "session_in_every_format", "browser",
+}  # fmt: skip
 SESSION_MODULES = {
     "test_session", "test_participant_input", "test_preflight", "test_guide_screens", "test_console_window",
     "test_session_allocation", "test_launchers", "test_bids", "test_disk_faults", "test_recorder",

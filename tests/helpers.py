@@ -319,3 +319,19 @@ def abort_at_welcome(proc: subprocess.Popen, folder: Path) -> None:
     press_escape_and_confirm(window)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 3, out + err
+
+
+def headless_chromium(width: int = 1400, height: int = 1000):
+    """Debian's Chromium, headless, driven by Selenium through Debian's chromedriver."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if binary is None or driver is None:
+        raise RuntimeError("Chromium is not installed: run python3 tools/setup.py dev as root (chromium, its driver)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     f"--window-size={width},{height}", "--no-first-run", "--disable-extensions"):  # fmt: skip
+        options.add_argument(argument)
+    return webdriver.Chrome(options=options, service=Service(driver))

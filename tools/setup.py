@@ -51,7 +51,8 @@ DEBIAN_RUNTIME = [
 # Tests: socat tty pairs (the trigger box's cable), xdotool (the participant's and the
 # technician's keys), a real PostgreSQL server (the shared ledger), espeak-ng (the demo
 # recordings' spoken names, tools/make_demo_audio.py).
-DEBIAN_DEV = ["socat", "xdotool", "postgresql", "espeak-ng", "mount"]  # mount: the disk-fault tests
+DEBIAN_DEV = ["socat", "xdotool", "postgresql", "espeak-ng", "mount", "chromium", "chromium-driver"]
+# mount: the disk-fault tests; chromium and its driver: the review pages and report in a real browser
 # The same pieces as programs, for Linux systems without dpkg.
 LINUX_PROGRAMS_RUNTIME = ["Xvfb", "pulseaudio", "pactl", "parec", "xdpyinfo"]
 LINUX_PROGRAMS_DEV = ["socat", "xdotool", "initdb", "espeak-ng", "mount", "umount"]

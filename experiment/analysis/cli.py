@@ -20,7 +20,7 @@ def _parser(command: str, description: str, data_help: str, physio_help: str, re
     return parser
 
 
-def _refuse_in_one_sentence(job, args, what: str) -> int:
+def refuse_in_one_sentence(job, args, what: str) -> int:
     try:
         return job(args)
     except (ExperimentError, ValueError) as err:
@@ -45,7 +45,7 @@ def analyse_main(argv: list[str]) -> int:
         type=Path,
         help="folder of sub-<ID>_ses-<N>_corrections.csv files made in review (default: PHYSIO/corrections)",
     )
-    return _refuse_in_one_sentence(_analyse, parser.parse_args(argv), "ANALYSIS")
+    return refuse_in_one_sentence(_analyse, parser.parse_args(argv), "ANALYSIS")
 
 
 def _analyse(args) -> int:
@@ -58,6 +58,8 @@ def _analyse(args) -> int:
     for name, frame in outputs.items():
         _write(frame, args.out / name)
     _write_beats(results, args.out / "beats")
+    if args.bids is None:
+        _write_review_index(results, args)
     summary = outputs["group_summary.csv"]
     problems = outputs["problems.csv"].to_dict("records")
     pictures = report.figures(summary, outputs["physio_minutes.csv"], audio_phase, args.out) if len(summary) else []
@@ -84,6 +86,7 @@ def _results(args):
     """Every session's results (from session folders and recordings, or a BIDS dataset)."""
     from experiment.analysis import pipeline
     from experiment.analysis.recorders import Columns
+    from experiment.analysis.review_page import REVIEW_FOLDER
     from experiment.errors import DataError
 
     if args.bids is not None:
@@ -95,7 +98,10 @@ def _results(args):
         raise DataError(f"No session folders (sub-*/ses-*/session.json) under {args.data_dir}: check --data-dir.")
     if not args.physio_dir.is_dir():
         raise DataError(f"The recordings folder {args.physio_dir} does not exist: check --physio-dir.")
-    jobs = [(folder, args.physio_dir, Columns.parse(args.columns), args.corrections) for folder in sessions]
+    review = args.out / REVIEW_FOLDER
+    review.mkdir(parents=True, exist_ok=True)
+    columns = Columns.parse(args.columns)
+    jobs = [(folder, args.physio_dir, columns, args.corrections, review) for folder in sessions]
     results, elapsed = _run(pipeline.analyse_session, jobs, args.jobs)
     return results, _selfreport(sessions, args.protocol), elapsed
 
@@ -146,6 +152,18 @@ def _refuse_unappliable_corrections(results) -> None:
     if refusals:
         more = f" (and {len(refusals) - 1} more such line(s))" if len(refusals) > 1 else ""
         raise CorrectionError(f"{refusals[0]} Correct or delete that line and run the analysis again{more}.")
+
+
+def _write_review_index(results, args) -> None:
+    from experiment.analysis.review_page import REVIEW_FOLDER, write_review_index
+
+    manifest = {
+        "data_dir": str(args.data_dir.resolve()),
+        "physio_dir": str(args.physio_dir.resolve()),
+        "corrections_dir": str((args.corrections or args.physio_dir / "corrections").resolve()),
+        "columns": args.columns or "",
+    }
+    write_review_index(args.out / REVIEW_FOLDER, results, manifest)
 
 
 def _write_beats(results, folder: Path) -> None:
@@ -229,7 +247,7 @@ def recording_main(command: str, argv: list[str]) -> int:
     if command == "convert-recording":
         parser.add_argument("out", type=Path, help="the CSV to write (time,ECG,EDA,Digital)")
     parser.add_argument("--columns", help="channel names, e.g. ecg=ECG100C,eda=EDA100C,digital=D0+D1+D2")
-    return _refuse_in_one_sentence(_recording, parser.parse_args(argv), "RECORDING NOT READ")
+    return refuse_in_one_sentence(_recording, parser.parse_args(argv), "RECORDING NOT READ")
 
 
 def _recording(args) -> int:
@@ -260,7 +278,7 @@ def simulate_main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--effect-scale", type=float, default=1.0, help="multiply the group effects (0: none)")
     parser.add_argument("--faults", default="", help="e.g. S003=truncated,S004=no_markers,S005=flat_ecg")
-    return _refuse_in_one_sentence(_simulate, parser.parse_args(argv), "SIMULATION")
+    return refuse_in_one_sentence(_simulate, parser.parse_args(argv), "SIMULATION")
 
 
 def _simulate(args) -> int:

@@ -31,6 +31,7 @@ from experiment.analysis.corrections import (
 )
 from experiment.analysis.electrodermal import EdaResult, segment_level, usable_samples
 from experiment.analysis.recorders import EXTENSIONS, Columns, Recording, find_export, read_recording
+from experiment.analysis.review_page import page_name, write_review_page
 from experiment.console import bar
 from experiment.errors import DataError, ExperimentError
 from experiment.record import read_record
@@ -64,6 +65,7 @@ class SessionResult:
     refusal: str | None = None  # a corrections line that cannot be applied: the analysis stops
     beats: list[dict] = field(default_factory=list)  # the beats table (beats.beat_rows)
     edits: list[dict] = field(default_factory=list)  # the corrections applied, for the report
+    windows: dict = field(default_factory=dict)  # phase name -> (start, end) on the recording's clock
 
 
 def find_sessions(data_dir: Path) -> list[Path]:
@@ -72,11 +74,16 @@ def find_sessions(data_dir: Path) -> list[Path]:
 
 
 def analyse_session(
-    folder: Path, physio_dir: Path, columns: Columns, corrections_dir: Path | None = None
+    folder: Path,
+    physio_dir: Path,
+    columns: Columns,
+    corrections_dir: Path | None = None,
+    review_dir: Path | None = None,
 ) -> SessionResult:
     """One session: never raises for a bad recording; the result carries the problem instead
     (with whatever could still be measured: a truncated recording keeps its covered phases).
-    Corrections come from ``corrections_dir`` (default PHYSIO/corrections)."""
+    Corrections come from ``corrections_dir`` (default PHYSIO/corrections); with ``review_dir``
+    the recording's review page is written there."""
     record, unreadable = _session_record(folder)
     result = SessionResult(record["participant"], record["session"], str(record.get("group", "")), folder)
     try:
@@ -84,7 +91,10 @@ def analyse_session(
             raise DataError(unreadable)
         folder_of_corrections = corrections_dir or physio_dir / CORRECTIONS_FOLDER
         corrections = read_corrections(corrections_file(folder_of_corrections, result.participant, result.session))
-        _analyse(result, record, folder, physio_dir, columns, corrections)
+        recording = _analyse(result, record, folder, physio_dir, columns, corrections)
+        if review_dir is not None:
+            page = review_dir / page_name(result.participant, result.session)
+            write_review_page(page, result, recording, result.windows, corrections)
     except CorrectionError as err:
         result.refusal = str(err)
     except (ExperimentError, OSError, ValueError) as err:
@@ -132,7 +142,7 @@ def _session_record(folder: Path) -> tuple[dict, str | None]:
 
 def _analyse(
     result: SessionResult, record: dict, folder: Path, physio_dir: Path, columns: Columns, corrections: Corrections
-) -> None:
+) -> Recording:
     export = find_export(physio_dir, result.participant, result.session)
     if export is None:
         extensions = "/".join(EXTENSIONS)
@@ -140,6 +150,7 @@ def _analyse(
     recording = read_recording(export, columns)
     events, phases = session_events(folder, record)
     measure(result, events, phases, recording, str(folder), corrections)
+    return recording
 
 
 def measure(
@@ -177,6 +188,7 @@ def measure(
         usable = usable_samples(recording.eda.values, recording.eda.rate_hz)
         usable &= ~in_spans(recording.eda.time_s, excluded_spans(corrections))
     _refuse_accepts_outside(corrections, windows)
+    result.windows = windows
     _fill_phases(result, phases, windows, recording, beats, usable, corrections)
     result.beats = beat_rows(beats)
     result.edits = [

@@ -1,0 +1,136 @@
+"""Review pages: one per recording, showing what the analysis decided, and an index of them.
+
+``OUT/review/sub-<ID>_ses-<N>.html`` holds everything it draws (no network, no other file): the
+ECG at full rate (int16, base64; a 26-minute 1000 Hz recording is about 4 MB), every beat with
+its class, the intervals left out shaded with their reason, the phases, the RR tachogram, the
+EDA (10 Hz), the phase values and the corrections made. The page draws only what is in view:
+min/max per pixel column from a decimated copy when zoomed out, every sample when zoomed in.
+
+Opened from disk it is for looking; served by ``python -m experiment review`` (review_server.py)
+the same page edits: a click on a beat removes it, a click on the trace adds one, a drag
+excludes a span, each written to the recording's corrections file at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+import numpy as np
+
+from experiment.analysis.corrections import Corrections
+from experiment.datastore import replaced_whole
+
+TEMPLATE = Path(__file__).with_name("review_page.html")
+EDA_RATE_HZ = 10
+REVIEW_FOLDER = "review"
+MANIFEST = "review.json"  # where the data came from, for the review server's re-measure
+
+
+def page_name(participant: str, session: int) -> str:
+    return f"sub-{participant}_ses-{session}.html"
+
+
+def write_review_page(
+    path: Path, result, recording, windows: dict[str, tuple[float, float]], corrections: Corrections
+) -> None:
+    """The page of one analysed recording (``result``: pipeline.SessionResult)."""
+    data = {
+        "participant": result.participant,
+        "session": result.session,
+        "group": result.group,
+        "recording": recording.path.name,
+        "ecg": _ecg(recording.ecg),
+        "eda": _eda(recording.eda),
+        "beats": _columns(result.beats, ("time_s", "class", "used", "source")),
+        "phases": _phases(result.phases, windows),
+        "corrections": [
+            {"line": c.line, "action": c.action, "start_s": c.start_s, "end_s": c.end_s, "note": c.note}
+            for c in corrections.lines
+        ],
+        "corrections_file": str(corrections.path or ""),
+        "problem": result.problem or "",
+    }
+    title = f"Review: sub-{result.participant} ses-{result.session}"
+    text = TEMPLATE.read_text(encoding="utf-8")
+    text = text.replace("{{TITLE}}", html.escape(title)).replace("{{DATA}}", _script_json(data))
+    with replaced_whole(path, "choose an --out folder you can write to") as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_review_index(folder: Path, results, manifest: dict) -> Path:
+    """``index.html``: every recording with its quality, artefact share and edits."""
+    rows = []
+    for r in sorted(results, key=lambda r: (r.participant, r.session)):
+        name = page_name(r.participant, r.session)
+        flagged = [p["phase"] for p in r.phases if p.get("quality") not in ("ok", "accepted")]
+        artefacts = [float(p["artefact_pct"]) for p in r.phases if p.get("artefact_pct") not in ("", None)]
+        shown = f"<a href='{name}'>{name.removesuffix('.html')}</a>" if (folder / name).exists() else name
+        worst = f"{max(artefacts):.1f}" if artefacts else ""
+        beats = sum(1 for b in r.beats if b["source"] != "removed by hand")
+        rows.append(
+            f"<tr><td>{shown}</td><td>{html.escape(r.group)}</td><td>{beats}</td><td>{worst}</td>"
+            f"<td>{html.escape(', '.join(flagged)) or 'none'}</td><td>{len(r.edits)}</td>"
+            f"<td class='problem'>{html.escape(r.problem or r.refusal or '')}</td></tr>"
+        )
+    page = (
+        "<!doctype html><meta charset='utf-8'><title>Review: recordings</title>"
+        "<style>body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse}"
+        "td,th{border-bottom:1px solid #ddd;padding:4px 10px;text-align:left}th{background:#f3f3f3}"
+        ".problem{color:#a00}</style><h1>Review: recordings</h1>"
+        f"<p>{len(results)} recordings. Each page shows every beat and what the analysis made of it; "
+        "open it, or run <code>python -m experiment review --out OUT</code> to correct beats in it.</p>"
+        "<table><tr><th>recording</th><th>group</th><th>beats</th><th>worst artefact % (phase)</th>"
+        "<th>phases flagged</th><th>corrections</th><th>problem</th></tr>" + "".join(rows) + "</table>"
+    )
+    path = folder / "index.html"
+    with replaced_whole(path, "choose an --out folder you can write to") as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    with replaced_whole(folder / MANIFEST, "choose an --out folder you can write to") as tmp:
+        tmp.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return path
+
+
+def _ecg(channel) -> dict:
+    values = np.asarray(channel.values, dtype=np.float64)
+    values = np.nan_to_num(values - np.nanmedian(values))
+    scale = max(float(np.max(np.abs(values))), 1e-9) / 32000
+    samples = np.round(values / scale).astype("<i2")
+    start = float(channel.time_s[0]) if len(values) else 0.0
+    return {"rate": float(channel.rate_hz), "start": start, "scale": scale, "b64": base64.b64encode(samples).decode()}
+
+
+def _eda(channel) -> dict | None:
+    if channel is None or not len(channel.values):
+        return None
+    step = max(1, int(round(channel.rate_hz / EDA_RATE_HZ)))
+    values = np.asarray(channel.values, dtype=np.float64)
+    blocks = np.nan_to_num(values[: len(values) // step * step].reshape(-1, step).mean(axis=1))
+    start = float(channel.time_s[0])
+    return {"rate": channel.rate_hz / step, "start": start, "values": np.round(blocks, 4).tolist()}
+
+
+def _columns(rows: list[dict], names: tuple[str, ...]) -> dict:
+    return {name: [row[name] for row in rows] for name in names}
+
+
+def _phases(rows: list[dict], windows: dict[str, tuple[float, float]]) -> list[dict]:
+    keep = ("phase", "hr_bpm", "rmssd_ms", "scl_us", "artefact_pct", "quality", "reason", "beats_edited")
+    return [
+        {k: row.get(k, "") for k in keep} | {"start": windows[row["phase"]][0], "end": windows[row["phase"]][1]}
+        for row in rows
+        if row["phase"] in windows
+    ]
+
+
+def _script_json(data: dict) -> str:
+    # Inside <script type="application/json">: only "</" could end the element early.
+    return json.dumps(data, separators=(",", ":"), allow_nan=False, default=_plain).replace("</", "<\\/")
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON")
