@@ -60,22 +60,12 @@ def _analyse(args) -> int:
     _write_beats(results, args.out / "beats")
     if args.bids is None:
         _write_review_index(results, args)
-    summary = outputs["group_summary.csv"]
     problems = outputs["problems.csv"].to_dict("records")
-    pictures = report.figures(summary, outputs["physio_minutes.csv"], audio_phase, args.out) if len(summary) else []
     note = (
         f"{len(results)} sessions analysed ({len(problems)} with problems, listed below) in {elapsed:.1f} s; "
         f"change from baseline during '{audio_phase}'; contrasts are uncorrected planned comparisons."
     )
-    tables = {
-        "Change from baseline by group and phase": summary,
-        "ANOVA of change by group (audio phase; self-report: post - pre)": outputs["anova.csv"],
-        "Planned contrasts": outputs["contrasts.csv"],
-        "Self-report change by group": outputs["selfreport_summary.csv"],
-        "Clock alignment": outputs["alignment.csv"],
-        "Corrections made in review": outputs["corrections.csv"],
-    }
-    page = report.write_html(args.out, tables, pictures, problems, note)
+    page = report.write_report(args.out, outputs, audio_phase, note)
     print(f"{note}\nResults: {args.out} (open {page.name})")
     for problem in problems:
         print(f"  problem: sub-{problem['participant']} ses-{problem['session']}: {problem['reason']}")
