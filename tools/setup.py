@@ -55,7 +55,7 @@ DEBIAN_DEV = ["socat", "xdotool", "postgresql", "espeak-ng", "mount", "chromium"
 # mount: the disk-fault tests; chromium and its driver: the review pages and report in a real browser
 # The same pieces as programs, for Linux systems without dpkg.
 LINUX_PROGRAMS_RUNTIME = ["Xvfb", "pulseaudio", "pactl", "parec", "xdpyinfo"]
-LINUX_PROGRAMS_DEV = ["socat", "xdotool", "initdb", "espeak-ng", "mount", "umount"]
+LINUX_PROGRAMS_DEV = ["socat", "xdotool", "initdb", "espeak-ng", "mount", "umount", "chromium", "chromedriver"]
 
 
 def say(text: str) -> None:

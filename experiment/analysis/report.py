@@ -154,7 +154,8 @@ def pivot(frame: pd.DataFrame, rows: str, columns: str, cell, row_order=None) ->
 
 
 def _mean_ci(r) -> str:
-    return f"{r['mean']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}] ({r['n']})"
+    interval = "" if pd.isna(r["ci_low"]) else f" [{r['ci_low']:.2f}, {r['ci_high']:.2f}]"  # none from one value
+    return f"{r['mean']:.2f}{interval} ({r['n']})"
 
 
 def _difference(r) -> str:
