@@ -84,6 +84,11 @@ class RecorderSettings:
 
 
 @dataclass(frozen=True)
+class AnalysisSettings:
+    scr_min_amplitude_us: float  # the smallest skin-conductance response counted (trough to peak)
+
+
+@dataclass(frozen=True)
 class AllocationSettings:
     n: int  # planned participants per stratum, for a ledger this protocol creates
     block_sizes: tuple[int, ...]  # permuted blocks of these sizes, chosen at random
@@ -105,6 +110,7 @@ class Protocol:
     markers: MarkerSettings
     audio: AudioSettings
     recorder: RecorderSettings
+    analysis: AnalysisSettings
     groups: Mapping[str, Group]
     phases: tuple[Phase, ...]
     questionnaires: Mapping[str, Questionnaire]
@@ -188,6 +194,7 @@ def load_protocol(path: Path | str, recordings_needed: bool = True) -> Protocol:
         markers=markers,
         audio=_read_audio(top.table("audio")),
         recorder=_read_recorder(top.table("recorder")),
+        analysis=_read_analysis(top.table("analysis")),
         groups=MappingProxyType(groups),
         phases=phases,
         questionnaires=MappingProxyType(questionnaires),
@@ -201,6 +208,23 @@ def load_questionnaires_of(path: Path | str) -> dict[str, Questionnaire]:
     path = Path(path).resolve()
     top = Table(load_toml(path, "The protocol file"), path)
     return _read_questionnaires(top.table("questionnaires"), path.parent)
+
+
+def load_analysis_settings_of(path: Path | str) -> AnalysisSettings:
+    """Only the protocol's [analysis] settings."""
+    path = Path(path).resolve()
+    return _read_analysis(Table(load_toml(path, "The protocol file"), path).table("analysis"))
+
+
+def _read_analysis(table: Table) -> AnalysisSettings:
+    amplitude = table.positive("scr_min_amplitude_us", 0.05)
+    if not 0.005 <= amplitude <= 1.0:
+        raise table.error(
+            "scr_min_amplitude_us", f"is {amplitude:g}; choose 0.005-1 µS (0.05 is common, 0.01 the smallest scored)"
+        )
+    settings = AnalysisSettings(scr_min_amplitude_us=float(amplitude))
+    table.finish()
+    return settings
 
 
 def _read_questionnaires(table: Table, base: Path) -> dict[str, Questionnaire]:

@@ -41,6 +41,11 @@ def analyse_main(argv: list[str]) -> int:
     parser.add_argument("--columns", help="recorder column names, e.g. time=Time,ecg=ECG100C,eda=EDA100C,digital=D1")
     parser.add_argument("--protocol", type=Path, help="protocol file whose questionnaires score the self-report")
     parser.add_argument(
+        "--scr-min-amplitude",
+        type=float,
+        help="smallest skin-conductance response counted, µS (default: the protocol's [analysis], else 0.05)",
+    )
+    parser.add_argument(
         "--corrections",
         type=Path,
         help="folder of sub-<ID>_ses-<N>_corrections.csv files made in review (default: PHYSIO/corrections)",
@@ -61,9 +66,12 @@ def _analyse(args) -> int:
     if args.bids is None:
         _write_review_index(results, args)
     problems = outputs["problems.csv"].to_dict("records")
+    from experiment.analysis.responses import METHOD
+
     note = (
         f"{len(results)} sessions analysed ({len(problems)} with problems, listed below) in {elapsed:.1f} s; "
-        f"change from baseline during '{audio_phase}'; contrasts are uncorrected planned comparisons."
+        f"change from baseline during '{audio_phase}'; contrasts are uncorrected planned comparisons. "
+        f"Skin-conductance responses: {METHOD.format(min_amplitude_us=analysis_settings(args).scr_min_amplitude_us)}."
     )
     page = report.write_report(args.out, outputs, audio_phase, note)
     print(f"{note}\nResults: {args.out} (open {page.name})")
@@ -91,7 +99,8 @@ def _results(args):
     review = args.out / REVIEW_FOLDER
     review.mkdir(parents=True, exist_ok=True)
     columns = Columns.parse(args.columns)
-    jobs = [(folder, args.physio_dir, columns, args.corrections, review) for folder in sessions]
+    settings = analysis_settings(args)
+    jobs = [(folder, args.physio_dir, columns, args.corrections, review, settings) for folder in sessions]
     results, elapsed = _run(pipeline.analyse_session, jobs, args.jobs)
     return results, _selfreport(sessions, args.protocol), elapsed
 
@@ -133,6 +142,25 @@ def _tables(results, selfreport) -> tuple[dict, str]:
     return outputs, audio_phase
 
 
+def analysis_settings(args):
+    """The protocol's [analysis] settings (--protocol, else the shipped one), --scr-min-amplitude first."""
+    from dataclasses import replace
+
+    from experiment.config import load_analysis_settings_of
+    from experiment.defaults import DEFAULT_PROTOCOL
+    from experiment.errors import ConfigError
+
+    settings = load_analysis_settings_of(args.protocol or DEFAULT_PROTOCOL)
+    amplitude = getattr(args, "scr_min_amplitude", None)
+    if amplitude is not None:
+        if not 0.005 <= amplitude <= 1.0:
+            raise ConfigError(
+                f"--scr-min-amplitude {amplitude:g} is outside 0.005-1 µS: 0.05 is common, 0.01 the smallest."
+            )
+        settings = replace(settings, scr_min_amplitude_us=amplitude)
+    return settings
+
+
 def _refuse_unappliable_corrections(results) -> None:
     """A corrections line that cannot be applied stops the analysis: results without it would
     look reviewed and are not."""
@@ -152,6 +180,7 @@ def _write_review_index(results, args) -> None:
         "physio_dir": str(args.physio_dir.resolve()),
         "corrections_dir": str((args.corrections or args.physio_dir / "corrections").resolve()),
         "columns": args.columns or "",
+        "scr_min_amplitude_us": analysis_settings(args).scr_min_amplitude_us,
     }
     write_review_index(args.out / REVIEW_FOLDER, results, manifest)
 

@@ -33,12 +33,11 @@ def usable_samples(eda: np.ndarray, rate_hz: float) -> np.ndarray:
     bad = np.zeros(len(eda), bool)
     bad[step:] |= jumps
     bad |= eda < MIN_CONTACT_US
-    # Widen each artefact by a second on both sides (its slope starts and ends below the step).
-    n = len(eda) // second + 1
-    windows = np.zeros(n, bool)
-    np.logical_or.at(windows, np.flatnonzero(bad) // second, True)
-    windows = windows | np.r_[False, windows[:-1]] | np.r_[windows[1:], False]
-    return ~np.repeat(windows, second)[: len(eda)]
+    # Widen each artefact by a second on both sides (its slope starts and ends below the step),
+    # sample by sample: the same artefact gives the same span whatever clock the samples are on.
+    from scipy.ndimage import maximum_filter1d
+
+    return ~maximum_filter1d(bad, size=2 * second + 1)
 
 
 def segment_level(time_s: np.ndarray, eda: np.ndarray, usable: np.ndarray, start_s: float, end_s: float) -> EdaResult:

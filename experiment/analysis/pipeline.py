@@ -20,7 +20,7 @@ import numpy as np
 
 from experiment.analysis.align import Alignment, align, phase_windows, phases_from_events
 from experiment.analysis.beats import beat_rows
-from experiment.analysis.cardiac import detect_beats, segment_metrics
+from experiment.analysis.cardiac import Beats, detect_beats, segment_metrics
 from experiment.analysis.corrections import (
     CorrectionError,
     Corrections,
@@ -31,19 +31,21 @@ from experiment.analysis.corrections import (
 )
 from experiment.analysis.electrodermal import EdaResult, segment_level, usable_samples
 from experiment.analysis.recorders import EXTENSIONS, Columns, Recording, find_export, read_recording
+from experiment.analysis.responses import DEFAULT_MIN_AMPLITUDE_US, Responses, detect_responses
 from experiment.analysis.review_page import page_name, write_review_page
+from experiment.config import AnalysisSettings
 from experiment.console import bar
 from experiment.errors import DataError, ExperimentError
 from experiment.record import read_record
 
 PHASE_COLUMNS = (
     "participant", "session", "group", "phase", "kind", "duration_s",
-    "hr_bpm", "rmssd_ms", "hf_ms2", "scl_us", "n_beats", "artefact_pct", "quality", "reason",
-    "beats_edited", "reviewed",
+    "hr_bpm", "rmssd_ms", "hf_ms2", "scl_us", "scr_n", "scr_per_min", "scr_amp_us", "n_beats", "artefact_pct",
+    "quality", "reason", "beats_edited", "reviewed", "scr_min_amplitude_us",
 )  # fmt: skip
 MINUTE_COLUMNS = (
     "participant", "session", "group", "phase", "minute", "hr_bpm", "rmssd_ms", "hf_ms2", "scl_us",
-    "artefact_pct", "quality", "beats_edited", "reviewed",
+    "scr_n", "scr_per_min", "scr_amp_us", "artefact_pct", "quality", "beats_edited", "reviewed", "scr_min_amplitude_us",
 )  # fmt: skip
 CORRECTIONS_FOLDER = "corrections"  # under the recordings folder, unless --corrections names another
 ALIGNMENT_COLUMNS = (
@@ -66,6 +68,7 @@ class SessionResult:
     beats: list[dict] = field(default_factory=list)  # the beats table (beats.beat_rows)
     edits: list[dict] = field(default_factory=list)  # the corrections applied, for the report
     windows: dict = field(default_factory=dict)  # phase name -> (start, end) on the recording's clock
+    responses: Responses | None = None  # the skin-conductance responses found (for the review page)
 
 
 def find_sessions(data_dir: Path) -> list[Path]:
@@ -79,6 +82,7 @@ def analyse_session(
     columns: Columns,
     corrections_dir: Path | None = None,
     review_dir: Path | None = None,
+    settings: AnalysisSettings | None = None,
 ) -> SessionResult:
     """One session: never raises for a bad recording; the result carries the problem instead
     (with whatever could still be measured: a truncated recording keeps its covered phases).
@@ -91,7 +95,7 @@ def analyse_session(
             raise DataError(unreadable)
         folder_of_corrections = corrections_dir or physio_dir / CORRECTIONS_FOLDER
         corrections = read_corrections(corrections_file(folder_of_corrections, result.participant, result.session))
-        recording = _analyse(result, record, folder, physio_dir, columns, corrections)
+        recording = _analyse(result, record, folder, physio_dir, columns, corrections, settings)
         if review_dir is not None:
             page = review_dir / page_name(result.participant, result.session)
             write_review_page(page, result, recording, result.windows, corrections)
@@ -141,7 +145,13 @@ def _session_record(folder: Path) -> tuple[dict, str | None]:
 
 
 def _analyse(
-    result: SessionResult, record: dict, folder: Path, physio_dir: Path, columns: Columns, corrections: Corrections
+    result: SessionResult,
+    record: dict,
+    folder: Path,
+    physio_dir: Path,
+    columns: Columns,
+    corrections: Corrections,
+    settings: AnalysisSettings | None,
 ) -> Recording:
     export = find_export(physio_dir, result.participant, result.session)
     if export is None:
@@ -149,7 +159,7 @@ def _analyse(
         raise DataError(f"no recording sub-{result.participant}_ses-{result.session}_physio{extensions}")
     recording = read_recording(export, columns)
     events, phases = session_events(folder, record)
-    measure(result, events, phases, recording, str(folder), corrections)
+    measure(result, events, phases, recording, str(folder), corrections, settings)
     return recording
 
 
@@ -160,6 +170,7 @@ def measure(
     recording: Recording,
     where: str,
     corrections: Corrections | None = None,
+    settings: AnalysisSettings | None = None,
 ) -> Alignment:
     """Align ``recording`` to the session's ``events``, then fill ``result`` phase by phase, with
     a person's ``corrections`` applied first; returns the alignment.
@@ -169,6 +180,7 @@ def measure(
     CorrectionError for a corrections line that cannot be applied.
     """
     corrections = corrections or Corrections()
+    settings = settings or AnalysisSettings(DEFAULT_MIN_AMPLITUDE_US)
     markers = recording.markers
     alignment = align(markers.times_s, markers.codes, events, markers.source)
     windows = phase_windows(alignment, phases, events)
@@ -181,15 +193,12 @@ def measure(
             f"the recording stops at {recording.end_s:.0f} s, before the session ended "
             f"(only {covered} of {len(windows)} phases covered; those are in the tables): truncated export?"
         )
-    ecg = recording.ecg
-    beats = detect_beats(ecg.time_s, ecg.values, ecg.rate_hz, corrections)
-    usable = None
-    if recording.eda is not None:
-        usable = usable_samples(recording.eda.values, recording.eda.rate_hz)
-        usable &= ~in_spans(recording.eda.time_s, excluded_spans(corrections))
+    signals = _find(recording, corrections, settings)
+    beats = signals.beats
     _refuse_accepts_outside(corrections, windows)
     result.windows = windows
-    _fill_phases(result, phases, windows, recording, beats, usable, corrections)
+    result.responses = signals.responses
+    _fill_phases(result, phases, windows, signals, corrections, settings)
     result.beats = beat_rows(beats)
     result.edits = [
         {"participant": result.participant, "session": result.session, "line": c.line, "action": c.action,
@@ -214,33 +223,62 @@ def measure(
     return alignment
 
 
-def _fill_phases(result: SessionResult, phases, windows, recording, beats, usable, corrections: Corrections) -> None:
+@dataclass
+class Signals:
+    """A recording and what the analysis found in it, as the per-segment measures need it."""
+
+    recording: Recording
+    beats: Beats
+    usable: np.ndarray | None = None  # per EDA sample: skin, not artefact (None: no EDA)
+    responses: Responses | None = None
+
+
+def _find(recording: Recording, corrections: Corrections, settings: AnalysisSettings) -> Signals:
+    """The beats, the usable EDA and its responses, a person's corrections applied."""
+    ecg = recording.ecg
+    signals = Signals(recording, detect_beats(ecg.time_s, ecg.values, ecg.rate_hz, corrections))
+    if recording.eda is not None:
+        eda = recording.eda
+        signals.usable = usable_samples(eda.values, eda.rate_hz) & ~in_spans(eda.time_s, excluded_spans(corrections))
+        signals.responses = detect_responses(
+            eda.time_s, eda.values, signals.usable, eda.rate_hz, settings.scr_min_amplitude_us
+        )
+    return signals
+
+
+def _fill_phases(
+    result: SessionResult, phases, windows, signals: Signals, corrections: Corrections, settings: AnalysisSettings
+) -> None:
     """A row per phase and per whole minute of it, into ``result``."""
     common = {"participant": result.participant, "session": result.session, "group": result.group}
-    reviewed = int(corrections.reviewed)
+    reviewed = {"reviewed": int(corrections.reviewed), "scr_min_amplitude_us": settings.scr_min_amplitude_us}
     for phase in phases:
         if phase["name"] not in windows:
             continue
         start, end = windows[phase["name"]]
         row = common | {"phase": phase["name"], "kind": phase["kind"], "duration_s": round(end - start, 3)}
-        measures = _accepted(_measures(recording, beats, usable, start, end), corrections, start, end)
-        result.phases.append(row | measures | {"reviewed": reviewed})
+        measures = _accepted(_measures(signals, start, end), corrections, start, end)
+        result.phases.append(row | measures | reviewed)
         for minute in range(int((end - start + 1.0) // 60)):  # a clock drift may shave off a millisecond
             m_start = start + 60 * minute
-            measures = _accepted(_measures(recording, beats, usable, m_start, m_start + 60), corrections, start, end)
+            measures = _accepted(_measures(signals, m_start, m_start + 60), corrections, start, end)
             result.minutes.append(
-                common | {"phase": phase["name"], "minute": minute + 1, "reviewed": reviewed}
+                common | {"phase": phase["name"], "minute": minute + 1} | reviewed
                 | {k: measures[k] for k in MINUTE_COLUMNS if k in measures}
             )  # fmt: skip
 
 
-def _measures(recording, beats, usable, start: float, end: float) -> dict:
+def _measures(signals: Signals, start: float, end: float) -> dict:
+    recording, beats = signals.recording, signals.beats
     cardiac = segment_metrics(beats, start, end)
     edited = int(((beats.edits_s >= start) & (beats.edits_s < end)).sum())
     if recording.eda is None:
         eda = EdaResult(float("nan"), "missing", "no EDA channel in the recording")
     else:
-        eda = segment_level(recording.eda.time_s, recording.eda.values, usable, start, end)
+        eda = segment_level(recording.eda.time_s, recording.eda.values, signals.usable, start, end)
+    scr = {"scr_n": "", "scr_per_min": float("nan"), "scr_amp_us": float("nan")}
+    if signals.responses is not None and eda.quality not in ("missing", "lead off"):
+        scr = signals.responses.in_segment(start, end)
     problems = [(cardiac.quality, f"ECG: {cardiac.reason}")] if cardiac.quality != "ok" else []
     problems += [(eda.quality, f"EDA: {eda.reason}")] if eda.quality != "ok" else []
     return {
@@ -248,6 +286,9 @@ def _measures(recording, beats, usable, start: float, end: float) -> dict:
         "rmssd_ms": _round(cardiac.rmssd_ms, 2),
         "hf_ms2": _round(cardiac.hf_ms2, 1),
         "scl_us": _round(eda.scl_us, 4),
+        "scr_n": scr["scr_n"],
+        "scr_per_min": _round(scr["scr_per_min"], 3),
+        "scr_amp_us": _round(scr["scr_amp_us"], 4),
         "n_beats": cardiac.n_beats,
         "artefact_pct": _round(cardiac.artefact_pct, 2),
         "quality": problems[0][0] if problems else "ok",

@@ -23,6 +23,8 @@ LABELS = {
     "rmssd_ms": "RMSSD (ms)",
     "hf_ms2": "HF power (ms²)",
     "scl_us": "Skin conductance level (µS)",
+    "scr_per_min": "SCRs per minute",
+    "scr_amp_us": "SCR amplitude (µS)",
 }
 COLOURS = {"CBS": "#1b9e77", "LKM": "#66a61e", "RUM": "#d95f02", "PE": "#e7298a", "NEU": "#7570b3"}
 STYLE = """
@@ -59,8 +61,8 @@ def change_figure(phases: pd.DataFrame, audio_phase: str, out: Path) -> Path | N
         return None
     groups = _groups(audio)
     rng = np.random.default_rng(0)  # the same jitter every run
-    fig, axes = plt.subplots(1, len(MEASURES), figsize=(4 * len(MEASURES), 3.8))
-    for axis, measure in zip(axes, MEASURES, strict=True):
+    fig, axes = plt.subplots(2, (len(MEASURES) + 1) // 2, figsize=(13, 7.2))
+    for axis, measure in zip(axes.ravel(), MEASURES, strict=False):
         for x, group in enumerate(groups):
             values = audio.loc[audio["group"] == group, measure].dropna()
             colour = COLOURS.get(group, "#555")
@@ -92,8 +94,8 @@ def timecourse_figure(phases: pd.DataFrame, minutes: pd.DataFrame, out: Path) ->
     baseline = phases[(phases["phase"] == "baseline") & phases["quality"].isin(USABLE_QUALITY)]
     baseline = baseline.set_index(["participant", "session"])
     keys = pd.MultiIndex.from_frame(usable[["participant", "session"]])
-    fig, axes = plt.subplots(2, 1, figsize=(11, 6.2), sharex=True)
-    for axis, measure in zip(axes, ("hr_bpm", "scl_us"), strict=True):
+    fig, axes = plt.subplots(3, 1, figsize=(11, 8.6), sharex=True)
+    for axis, measure in zip(axes, ("hr_bpm", "scl_us", "scr_per_min"), strict=True):
         usable["change"] = usable[measure].to_numpy() - baseline[measure].reindex(keys).to_numpy()
         for n, (phase, start) in enumerate(starts.items()):
             if n % 2 == 0:
@@ -109,7 +111,7 @@ def timecourse_figure(phases: pd.DataFrame, minutes: pd.DataFrame, out: Path) ->
         axis.axhline(0, color="black", lw=0.6)
         axis.set_ylabel(f"{LABELS[measure]}\nchange from baseline", fontsize=9)
     axes[0].legend(fontsize=8, ncol=len(_groups(usable)), loc="upper left")
-    axes[1].set_xlabel("minute of the session (phases shaded and named; questionnaire phases as long as the longest)")
+    axes[-1].set_xlabel("minute of the session (phases shaded and named; questionnaire phases as long as the longest)")
     fig.tight_layout()
     path = out / "timecourse.png"
     fig.savefig(path, dpi=110)

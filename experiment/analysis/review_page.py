@@ -47,6 +47,7 @@ def write_review_page(
         "eda": _eda(recording.eda),
         "beats": _columns(result.beats, ("time_s", "class", "used", "source")),
         "phases": _phases(result.phases, windows),
+        "responses": _responses(result.responses),
         "corrections": [
             {"line": c.line, "action": c.action, "start_s": c.start_s, "end_s": c.end_s, "note": c.note}
             for c in corrections.lines
@@ -115,6 +116,17 @@ def _eda(channel) -> dict | None:
     blocks = np.nan_to_num(values[: len(values) // step * step].reshape(-1, step).mean(axis=1))
     start = float(channel.time_s[0])
     return {"rate": channel.rate_hz / step, "start": start, "values": np.round(blocks, 4).tolist()}
+
+
+def _responses(responses) -> dict:
+    if responses is None:
+        return {"onset_s": [], "peak_s": [], "amplitude_us": [], "min_amplitude_us": None}
+    return {
+        "onset_s": np.round(responses.onset_s, 3).tolist(),
+        "peak_s": np.round(responses.peak_s, 3).tolist(),
+        "amplitude_us": np.round(responses.amplitude_us, 4).tolist(),
+        "min_amplitude_us": responses.min_amplitude_us,
+    }
 
 
 def _columns(rows: list[dict], names: tuple[str, ...]) -> dict:

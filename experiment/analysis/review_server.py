@@ -23,7 +23,9 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from experiment.analysis.corrections import ACTIONS, HEADER, CorrectionError, corrections_file, read_corrections
+from experiment.analysis.responses import DEFAULT_MIN_AMPLITUDE_US
 from experiment.analysis.review_page import MANIFEST, REVIEW_FOLDER
+from experiment.config import AnalysisSettings
 from experiment.datastore import replaced_whole
 from experiment.errors import DataError
 
@@ -46,6 +48,7 @@ class Review:
             self.physio_dir / "corrections" if physio_dir else Path(manifest["corrections_dir"])
         )
         self.columns = manifest.get("columns", "")
+        self.settings = AnalysisSettings(float(manifest.get("scr_min_amplitude_us", DEFAULT_MIN_AMPLITUDE_US)))
         self._lock = threading.Lock()  # one edit of a file at a time
 
     def path_of(self, recording: str) -> tuple[Path, str, int]:
@@ -87,9 +90,8 @@ class Review:
 
         _, participant, session = self.path_of(recording)
         folder = self.data_dir / f"sub-{participant}" / f"ses-{session}"
-        result = analyse_session(
-            folder, self.physio_dir, Columns.parse(self.columns), self.corrections_dir, self.folder
-        )
+        columns = Columns.parse(self.columns)
+        result = analyse_session(folder, self.physio_dir, columns, self.corrections_dir, self.folder, self.settings)
         if result.refusal:
             raise CorrectionError(result.refusal)
         if result.problem and not result.phases:

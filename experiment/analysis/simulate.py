@@ -9,7 +9,10 @@ skin-conductance responses; and, on request, the faults a lab meets: a truncated
 recording without markers, a flat (lead-off) ECG.
 
 The truth (``truth/sub-<ID>_ses-<N>_truth.csv``) holds each phase's heart rate and RMSSD from the
-normal beats that were rendered, and the mean skin conductance without the artefact.
+normal beats that were rendered, the mean skin conductance without the artefact, and the
+skin-conductance responses of at least 0.05 µS (count, per minute, mean amplitude);
+``truth/sub-<ID>_ses-<N>_responses.csv`` every response rendered (onset on the recorder's clock,
+amplitude trough to peak as rendered alone), and the movement steps.
 """
 
 from __future__ import annotations
@@ -35,6 +38,12 @@ EFFECTS = {
     "PE": {"hr_bpm": 4.0, "rmssd_ms": -5.0, "scl_us": 1.0},
     "NEU": {"hr_bpm": 0.0, "rmssd_ms": 0.0, "scl_us": 0.0},
 }
+# Non-specific skin-conductance responses during the audio, relative to baseline: rumination and
+# positive excitement raise their frequency, self-compassion lowers it.
+SCR_RATE_EFFECTS = {"CBS": -0.45, "LKM": -0.35, "RUM": 0.7, "PE": 0.6, "NEU": 0.0}
+SCR_AMPLITUDE_US = (0.02, 1.0)  # drawn log-uniformly
+SCR_SPACING_S = 3.0  # responses closer than this merge in any scoring: the simulator keeps them apart
+TRUTH_MIN_AMPLITUDE_US = 0.05
 
 
 @dataclass
@@ -45,6 +54,7 @@ class Participant:
     ectopic_every: int = 250  # about one premature beat in this many
     artefact: bool = True
     fault: str | None = None
+    scr_per_min: float = 2.5  # resting non-specific responses per minute
     drift_ppm: float = 30.0
     offset_s: float = 12.0
     seed: int = 0
@@ -63,6 +73,9 @@ def phase_targets(person: Participant, group: str, phases: list[dict], scale: fl
             "hr_bpm": person.hr_bpm + scale * weight * effect["hr_bpm"],
             "rmssd_ms": max(8.0, person.rmssd_ms + scale * weight * effect["rmssd_ms"]),
             "scl_us": max(0.5, person.scl_us + scale * weight * effect["scl_us"]),
+            "scr_per_min": float(
+                np.clip(person.scr_per_min * (1 + scale * weight * SCR_RATE_EFFECTS.get(group, 0.0)), 0.5, 5.0)
+            ),
         }
     return targets
 
@@ -152,14 +165,10 @@ def render(session_dir: Path, out_dir: Path, person: Participant, scale: float =
     ecg += 0.08 * np.sin(2 * np.pi * 0.3 * time_s) + 0.02 * np.sin(2 * np.pi * 50 * time_s)
     ecg += rng.normal(0, 0.015, n)
 
-    eda = _eda(time_s, phases, targets, to_recorder, rng)
-    artefact_at = None
-    if person.artefact and len(phases) > 2:
-        longest = max(phases, key=lambda p: p["end_s"] - p["start_s"])
-        artefact_at = to_recorder(longest["start_s"] + 0.6 * (longest["end_s"] - longest["start_s"]))
-        span = (time_s >= artefact_at) & (time_s < artefact_at + 4.0)
-        ecg[span] += np.cumsum(rng.normal(0, 0.15, span.sum())) + rng.normal(0, 0.6, span.sum())
-        eda[span] += 3.0 * np.abs(np.sin(np.linspace(0, np.pi, span.sum())))
+    eda, responses = _eda(time_s, phases, targets, to_recorder, rng)
+    artefact_at, steps = (
+        _movement(person, phases, time_s, ecg, eda, to_recorder, rng) if person.artefact else (None, [])
+    )
     if person.fault == "flat_ecg":
         ecg[:] = 0.0
 
@@ -174,30 +183,71 @@ def render(session_dir: Path, out_dir: Path, person: Participant, scale: float =
     stem = f"sub-{record['participant']}_ses-{record['session']}"
     path = out_dir / f"{stem}_physio.csv"
     write_export(path, time_s, ecg, eda, digital)
-    _write_truth(
-        out_dir / "truth" / f"{stem}_truth.csv", record, phases, beat_s, targets, eda, time_s, to_recorder, artefact_at
-    )
+    truth = out_dir / "truth"
+    _write_truth(truth / f"{stem}_truth.csv", record, phases, beat_s, targets, eda, time_s, to_recorder, artefact_at)
+    _write_responses_truth(truth / f"{stem}_responses.csv", responses, steps)
+    _add_response_truth(truth / f"{stem}_truth.csv", phases, responses, steps, to_recorder)
     return path
 
 
-def _eda(time_s, phases, targets, to_recorder, rng) -> np.ndarray:
+def _movement(person, phases, time_s, ecg, eda, to_recorder, rng) -> tuple[float | None, list[tuple[float, float]]]:
+    """Movement, into ``ecg`` and ``eda``: an electrode pressed for 4 s (a sharp step up and back in
+    the EDA, noise in the ECG) in the longest phase, and a smaller step, below the level measure's
+    0.5 µS step, in the first rest. Returns the big one's time and every step (time, height)."""
+    if len(phases) <= 2:
+        return None, []
+    longest = max(phases, key=lambda p: p["end_s"] - p["start_s"])
+    artefact_at = to_recorder(longest["start_s"] + 0.6 * (longest["end_s"] - longest["start_s"]))
+    span = (time_s >= artefact_at) & (time_s < artefact_at + 4.0)
+    ecg[span] += np.cumsum(rng.normal(0, 0.15, span.sum())) + rng.normal(0, 0.6, span.sum())
+    first_rest = next((p for p in phases if p["kind"] == "rest"), longest)
+    small_at = to_recorder((first_rest["start_s"] + first_rest["end_s"]) / 2)
+    steps = [(artefact_at, float(rng.uniform(0.6, 1.5))), (small_at, float(rng.uniform(0.15, 0.4)))]
+    for at, height in steps:
+        eda[(time_s >= at) & (time_s < at + 4.0)] += height
+    return artefact_at, steps
+
+
+def _eda(time_s, phases, targets, to_recorder, rng) -> tuple[np.ndarray, np.ndarray]:
+    """The skin conductance, and its responses: (onset on the recorder clock, amplitude) rows."""
     level = np.full(len(time_s), targets[phases[0]["name"]]["scl_us"])
     for phase in phases:
         span = (time_s >= to_recorder(phase["start_s"])) & (time_s < to_recorder(phase["end_s"]))
         level[span] = targets[phase["name"]]["scl_us"]
-    # Smooth the steps between phases (tonic level changes over seconds), cheaply at 10 Hz.
+    # Smooth the steps between phases (the tonic level moves over half a minute), cheaply at 10 Hz.
     coarse = level[::100]
-    kernel = np.ones(50) / 50
-    coarse = np.convolve(np.pad(coarse, 25, mode="edge"), kernel, mode="same")[25:-25]
+    kernel = np.ones(300) / 300
+    coarse = np.convolve(np.pad(coarse, 150, mode="edge"), kernel, mode="same")[150:-150]
     eda = np.interp(time_s, time_s[::100], coarse[: len(time_s[::100])])
-    # Skin-conductance responses: a few per minute, 0.05-0.3 microsiemens, rise 1 s, decay 4 s.
-    onsets = np.cumsum(rng.exponential(20.0, int(time_s[-1] / 10) + 5))
-    for onset in onsets[onsets < time_s[-1]]:
-        t = time_s[int(onset * RATE_HZ) : int((onset + 20) * RATE_HZ)] - onset
-        eda[int(onset * RATE_HZ) : int(onset * RATE_HZ) + len(t)] += rng.uniform(0.05, 0.3) * (
-            np.exp(-t / 4.0) - np.exp(-t / 0.75)
-        )
-    return eda + rng.normal(0, 0.005, len(time_s))
+    responses = _responses(phases, targets, to_recorder, time_s[-1], rng)
+    # Each response rises for about 1.5 s and decays over seconds; scaled so that its peak rises
+    # by exactly its amplitude when alone.
+    t = np.arange(int(25 * RATE_HZ)) / RATE_HZ
+    shape = np.exp(-t / 4.0) - np.exp(-t / 0.75)
+    shape /= shape.max()
+    for onset, amplitude in responses:
+        first = int(onset * RATE_HZ)
+        part = eda[first : first + len(shape)]
+        part += amplitude * shape[: len(part)]
+    hum = 0.01 * np.sin(2 * np.pi * 50 * time_s)  # mains hum picked up by the leads
+    return eda + hum + rng.normal(0, 0.005, len(time_s)), responses
+
+
+def _responses(phases, targets, to_recorder, end_s: float, rng) -> np.ndarray:
+    """Onsets (recorder clock) and amplitudes, each phase at its own rate, never closer than
+    ``SCR_SPACING_S``."""
+    rows, last = [], -np.inf
+    for phase in phases:
+        start, stop = to_recorder(phase["start_s"]), min(to_recorder(phase["end_s"]), end_s - 25)
+        per_s = targets[phase["name"]]["scr_per_min"] / 60
+        at = start + rng.exponential(1 / per_s)
+        while at < stop:
+            if at - last >= SCR_SPACING_S:
+                low, high = np.log(SCR_AMPLITUDE_US)
+                rows.append((at, float(np.exp(rng.uniform(low, high)))))
+                last = at
+            at += rng.exponential(1 / per_s)
+    return np.array(rows).reshape(-1, 2)
 
 
 def write_export(path: Path, time_s, ecg, eda, digital) -> None:
@@ -238,6 +288,49 @@ def _write_truth(path, record, phases, beat_s, targets, eda, time_s, to_recorder
                 "scl_us": float(eda[span].mean()) if span.any() else "",
             }
         )
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _write_responses_truth(path: Path, responses: np.ndarray, steps: list[tuple[float, float]]) -> None:
+    rows = [
+        {"kind": "response", "onset_s": round(float(a), 4), "amplitude_us": round(float(b), 5)} for a, b in responses
+    ]
+    rows += [{"kind": "movement step (4 s)", "onset_s": round(a, 4), "amplitude_us": round(b, 5)} for a, b in steps]
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, ["kind", "onset_s", "amplitude_us"])
+        writer.writeheader()
+        writer.writerows(sorted(rows, key=lambda r: r["onset_s"]))
+
+
+def response_truth(
+    responses: np.ndarray, steps, start_s: float, end_s: float, min_amplitude_us: float = TRUTH_MIN_AMPLITUDE_US
+) -> dict:
+    """The responses a scorer should find between two recorder times: at least the minimum
+    amplitude, not hidden by a movement step (a step over 0.5 µS makes about 8 s unusable)."""
+    hidden = np.zeros(len(responses), bool)
+    unusable_s = 0.0
+    for at, height in steps:
+        hidden |= (responses[:, 0] > at - 4.5) & (responses[:, 0] < at + 7.0)
+        if height >= 0.5:
+            unusable_s += max(0.0, min(end_s, at + 6.0) - max(start_s, at - 2.0))
+    inside = (responses[:, 0] >= start_s) & (responses[:, 0] < end_s) & ~hidden
+    counted = responses[inside & (responses[:, 1] >= min_amplitude_us), 1]
+    minutes = (end_s - start_s - unusable_s) / 60
+    return {
+        "scr_n": len(counted),
+        "scr_per_min": len(counted) / minutes if minutes > 0 else "",
+        "scr_amp_us": float(counted.mean()) if len(counted) else "",
+    }
+
+
+def _add_response_truth(path: Path, phases, responses: np.ndarray, steps, to_recorder) -> None:
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row, phase in zip(rows, phases, strict=True):
+        row.update(response_truth(responses, steps, to_recorder(phase["start_s"]), to_recorder(phase["end_s"])))
     with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, list(rows[0]))
         writer.writeheader()
@@ -363,6 +456,7 @@ def random_participant(rng, seed: int, fault: str | None = None) -> Participant:
         hr_bpm=float(rng.uniform(60, 82)),
         rmssd_ms=float(rng.uniform(25, 60)),
         scl_us=float(rng.uniform(2, 10)),
+        scr_per_min=float(rng.uniform(1.0, 3.5)),
         drift_ppm=float(rng.uniform(-60, 60)),
         offset_s=float(rng.uniform(3, 30)),
         fault=fault,

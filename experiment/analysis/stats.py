@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-MEASURES = ("hr_bpm", "rmssd_ms", "hf_ms2", "scl_us")
+MEASURES = ("hr_bpm", "rmssd_ms", "hf_ms2", "scl_us", "scr_per_min", "scr_amp_us")
 USABLE_QUALITY = ("ok", "accepted")  # clean, or flagged and accepted after review
 COMPASSION = ("CBS", "LKM")
 CONTROLS = ("RUM", "PE", "NEU")
