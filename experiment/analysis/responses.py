@@ -35,6 +35,9 @@ LOWPASS_HZ = 2.0
 ONSET_SLOPE = 0.05
 MIN_RISE_S = 0.5
 MAX_RISE_S = 4.0  # a slower rise is the tonic level moving, not a response
+MIN_SLOPE_US_PER_S = 0.004  # the smallest response scored (0.01 µS) rises at about this
+MIN_SPLIT_US_PER_S = 0.01
+SPLIT_PROMINENCE = 0.5
 MAX_STEEPNESS = 3.0  # per second: a response's steepest slope is about its amplitude per second; a step's far more
 MIN_HALF_RECOVERY_S = 0.75
 DEFAULT_MIN_AMPLITUDE_US = 0.05
@@ -83,7 +86,7 @@ def detect_responses(
     smooth = sosfiltfilt(butter(2, min(LOWPASS_HZ, 0.45 * rate), fs=rate, output="sos"), level)
     slope = np.gradient(smooth) * rate
     onsets, peaks = [], []
-    for onset, steepest, peak in _rises(slope, rate, min_amplitude_us):
+    for onset, steepest, peak in _rises(slope):
         amplitude = smooth[peak] - smooth[onset]
         if amplitude < min_amplitude_us or not good[max(0, onset - int(rate)) : peak + int(rate) + 1].all():
             continue
@@ -98,16 +101,17 @@ def detect_responses(
     return Responses(times[onsets], times[peaks], amplitudes, good, times, min_amplitude_us)
 
 
-def _rises(slope: np.ndarray, rate: float, min_amplitude_us: float) -> list[tuple[int, int, int]]:
+def _rises(slope: np.ndarray) -> list[tuple[int, int, int]]:
     """(onset, steepest, peak) of every rise: one per peak of the slope (so responses riding on
     each other are told apart), from where the slope was below ``ONSET_SLOPE`` of that peak (not
     before the slope's low point since the previous rise) to where the signal stops rising (or
     the slope's low point before the next rise)."""
     from scipy.signal import find_peaks
 
-    steepest, _ = find_peaks(
-        slope, height=min_amplitude_us / 5, prominence=min_amplitude_us / 5, distance=max(1, int(rate / 2))
-    )
+    # A peak of the slope is a response's steepest moment when it stands out of its neighbourhood
+    # by half its height (and 0.01 µS/s): ripples on one rise do not split it, a second response does.
+    steepest, found = find_peaks(slope, height=MIN_SLOPE_US_PER_S, prominence=MIN_SPLIT_US_PER_S)
+    steepest = steepest[found["prominences"] >= SPLIT_PROMINENCE * found["peak_heights"]]
     rises = []
     for k, top in enumerate(steepest):
         before = steepest[k - 1] if k else 0
