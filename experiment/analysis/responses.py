@@ -4,20 +4,21 @@ Research's recommendations describe (Boucsein et al. 2012, Psychophysiology 49:1
 Method, on the EDA block-averaged to ``WORK_RATE_HZ`` and low-passed at ``LOWPASS_HZ``
 (zero-phase; mains hum and noise out, a response's one-to-three-second rise kept):
 
-1. **Rise and fall**: the signal is followed as a zig-zag: a rise is confirmed once the signal has
-   climbed ``HYSTERESIS_US`` above the lowest point before it, a fall once it has dropped as much
-   below the highest; small ripples do not split a response.
-2. **Onset and peak**: each rise ends at its peak; its onset is the last moment before the
-   steepest point of the rise where the slope was below ``ONSET_SLOPE`` of that steepest slope
-   (not earlier than the trough) - so a slow tonic drift before the response is not counted as
-   its amplitude.
+1. **One response per steep moment**: every peak of the slope that stands out of its
+   neighbourhood by half its height (``SPLIT_PROMINENCE``) is a response's steepest moment, so a
+   response rising on the tail of another is scored on its own and ripples do not split one.
+2. **Onset and peak**: the onset is the last moment before the steepest where the slope was
+   below ``ONSET_SLOPE`` of it (not before the slope's low point since the previous response), so
+   a slow drift before the response is not counted as its amplitude; the peak is where the signal
+   stops rising (or the slope's low point before the next response).
 3. **Amplitude** = peak minus onset; a response counts when it reaches the minimum amplitude
    (``[analysis] scr_min_amplitude_us``, default 0.05 µS; 0.01 µS is the smallest the
    recommendations consider for computer scoring).
-4. **Never an artefact**: a rise faster than skin can produce (onset to peak under
-   ``MIN_RISE_S``), or one falling back by half within ``MIN_HALF_RECOVERY_S`` (an electrode
-   pressed and released), or touching samples the level measure already leaves out (100 ms steps
-   over 0.5 µS, lost contact, spans a person excluded), is not a response.
+4. **Never an artefact**: a rise faster than skin can produce (under ``MIN_RISE_S``, or steeper
+   than ``MAX_STEEPNESS`` amplitudes per second), slower than a response (over ``MAX_RISE_S``: the
+   tonic level moving), falling back by half within ``MIN_HALF_RECOVERY_S`` (an electrode pressed
+   and released), or touching samples the level measure already leaves out (100 ms steps over
+   0.5 µS, lost contact, spans a person excluded), is not a response.
 
 Per segment: ``scr_n`` (responses whose onset lies in it), ``scr_per_min`` (per minute of usable
 EDA) and ``scr_amp_us`` (their mean amplitude). The level (``scl_us``) stays the mean conductance:
@@ -42,9 +43,10 @@ MAX_STEEPNESS = 3.0  # per second: a response's steepest slope is about its ampl
 MIN_HALF_RECOVERY_S = 0.75
 DEFAULT_MIN_AMPLITUDE_US = 0.05
 METHOD = (
-    "trough-to-peak (SPR 2012 recommendations): EDA at 20 Hz low-passed at 2 Hz, rises confirmed by "
-    "a 0.004 µS hysteresis, onset where the slope falls below 5% of the rise's steepest, minimum "
-    "amplitude {min_amplitude_us:g} µS; rises under 0.5 s, or halving within 0.75 s, are artefacts"
+    "trough to peak (SPR 2012 recommendations): EDA at 20 Hz low-passed at 2 Hz, one response per peak of "
+    "the slope standing out by half its height, onset where the slope falls below 5% of its steepest, "
+    "minimum amplitude {min_amplitude_us:g} µS; rises under 0.5 s or over 4 s, steeper than 3 amplitudes "
+    "per second, or halving within 0.75 s are artefacts"
 )
 
 
