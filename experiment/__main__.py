@@ -12,6 +12,8 @@ inspect-recording  a recorder file's channels, units, rates, markers and what --
 convert-recording  a recorder file as the analysis sees it, as one CSV (time,ECG,EDA,Digital)
 export-bids     the study as a BIDS dataset (events, answers, recordings on one clock)
 review          the analysis' review pages served on this computer, to correct beats in them
+study-status    every allocated participant's disposition, the CONSORT flow diagram, status.html
+withdraw        record a participant's withdrawal; with --erase, delete their data
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ COMMANDS = {
     "simulate-recorder": ("experiment.analysis.cli", "simulate_main"),
     "export-bids": ("experiment.bids.export", "main"),
     "review": ("experiment.analysis.review_server", "review_main"),
+    "study-status": ("experiment.study.cli", "status_main"),
+    "withdraw": ("experiment.study.cli", "withdraw_main"),
     "run": ("experiment.launcher", "main"),
 }
 
@@ -78,6 +82,8 @@ def _other_commands(argv: list[str]) -> int:
     commands.add_parser("convert-recording", help="a recorder file as one CSV on the ECG's clock")
     commands.add_parser("export-bids", help="the study as a BIDS dataset (see export-bids --help)")
     commands.add_parser("review", help="correct beats in the analysis' review pages (see review --help)")
+    commands.add_parser("study-status", help="disposition, CONSORT diagram and status page (see study-status --help)")
+    commands.add_parser("withdraw", help="record a withdrawal, optionally erasing the data (see withdraw --help)")
     commands.add_parser("allocation", help="the randomisation ledger: init, assign, outcome, report, verify, export")
     check = commands.add_parser("check-protocol", help="validate a protocol file and its stimuli")
     check.add_argument("protocol", type=Path)

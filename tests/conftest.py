@@ -105,7 +105,7 @@ REAL_PART_FIXTURES = {
 }  # fmt: skip
 SESSION_MODULES = {
     "test_session", "test_participant_input", "test_preflight", "test_guide_screens", "test_console_window",
-    "test_session_allocation", "test_launchers", "test_bids", "test_disk_faults", "test_recorder",
+    "test_session_allocation", "test_launchers", "test_bids", "test_disk_faults", "test_recorder", "test_study",
 }  # fmt: skip
 
 

@@ -40,7 +40,10 @@ def entry_hash(values: Sequence) -> str:
 
 
 def describe(row: dict) -> str:
-    what = {"init": "the ledger's creation", "allocation": "allocation of", "outcome": "outcome of"}
+    what = {
+        "init": "the ledger's creation", "allocation": "allocation of", "outcome": "outcome of",
+        "withdrawal": "withdrawal of", "erasure": "erasure of the data of",
+    }  # fmt: skip
     return f"entry {row['entry']} ({what.get(row['kind'], row['kind'])} {row['participant'] or ''})".replace(" )", ")")
 
 

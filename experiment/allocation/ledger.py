@@ -240,6 +240,23 @@ class Ledger:
                 session=session,
             )
 
+    def record_withdrawal(self, participant: str, reason: str) -> None:
+        """A participant withdrew consent: recorded after their allocation, which stays as it was
+        (the sequence and the chain are the trial's integrity; the group is never given again)."""
+        self._record_after_allocation("withdrawal", participant, reason)
+
+    def record_erasure(self, participant: str, what: dict) -> None:
+        """Their data were erased: who did it, when, what went (paths and sha256), never the data."""
+        self._record_after_allocation("erasure", participant, json.dumps(what, sort_keys=True))
+
+    def _record_after_allocation(self, kind: str, participant: str, detail: str) -> None:
+        with self._store.write():
+            allocation = self.lookup(participant)
+            if allocation is None:
+                raise AllocationError(f"{participant} has no allocation in the ledger {self.where}: nothing to record.")
+            self._append(kind, participant=participant, stratum=allocation.stratum, grp=allocation.group,
+                         status=kind, detail=detail)  # fmt: skip
+
     def check_writable(self) -> None:
         """Take and release the write lock: raises AllocationError when it cannot be had."""
         with self._store.write():
@@ -316,6 +333,8 @@ class Ledger:
         """Each allocation with its latest outcome and who filled its slot, in entry order."""
         entries = self.entries()
         latest = {e["participant"]: e for e in entries if e["kind"] == "outcome"}
+        withdrawn = {e["participant"]: e for e in entries if e["kind"] == "withdrawal"}
+        erased = {e["participant"]: e for e in entries if e["kind"] == "erasure"}
         filled_by = {e["replaces"]: e["participant"] for e in entries if e["kind"] == "allocation" and e["replaces"]}
         table = []
         for e in entries:
@@ -336,6 +355,9 @@ class Ledger:
                     "status_at": outcome["at"] if outcome else "",
                     "slot_replaced": bool(outcome and outcome["replace_slot"]),
                     "replaced_by": filled_by.get(e["participant"], ""),
+                    "withdrawn_at": withdrawn[e["participant"]]["at"] if e["participant"] in withdrawn else "",
+                    "withdrawal_reason": withdrawn[e["participant"]]["detail"] if e["participant"] in withdrawn else "",
+                    "erased_at": erased[e["participant"]]["at"] if e["participant"] in erased else "",
                     "hash": e["hash"],
                 }
             )

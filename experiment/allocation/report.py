@@ -22,6 +22,9 @@ EXPORT_COLUMNS = (
     "status_at",
     "slot_replaced",
     "replaced_by",
+    "withdrawn_at",
+    "withdrawal_reason",
+    "erased_at",
     "hash",
 )
 

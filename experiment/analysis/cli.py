@@ -41,6 +41,9 @@ def analyse_main(argv: list[str]) -> int:
     parser.add_argument("--columns", help="recorder column names, e.g. time=Time,ecg=ECG100C,eda=EDA100C,digital=D1")
     parser.add_argument("--protocol", type=Path, help="protocol file whose questionnaires score the self-report")
     parser.add_argument(
+        "--ledger", help="the allocation ledger: withdrawn participants are left out (default DATA/allocation.sqlite)"
+    )
+    parser.add_argument(
         "--scr-min-amplitude",
         type=float,
         help="smallest skin-conductance response counted, µS (default: the protocol's [analysis], else 0.05)",
@@ -86,6 +89,7 @@ def _results(args):
     from experiment.analysis.recorders import Columns
     from experiment.analysis.review_page import REVIEW_FOLDER
     from experiment.errors import DataError
+    from experiment.study.withdrawn import leave_out_withdrawn, withdrawn_participants
 
     if args.bids is not None:
         return _from_bids(args)
@@ -94,6 +98,10 @@ def _results(args):
     sessions = pipeline.find_sessions(args.data_dir)
     if not sessions:
         raise DataError(f"No session folders (sub-*/ses-*/session.json) under {args.data_dir}: check --data-dir.")
+    withdrawn = withdrawn_participants(args.data_dir, args.ledger)
+    if withdrawn:
+        sessions = leave_out_withdrawn(sessions, withdrawn)
+        print(f"{len(withdrawn)} withdrawn participant(s) left out: {', '.join(sorted(withdrawn))}", file=sys.stderr)
     if not args.physio_dir.is_dir():
         raise DataError(f"The recordings folder {args.physio_dir} does not exist: check --physio-dir.")
     review = args.out / REVIEW_FOLDER

@@ -190,14 +190,18 @@ def write_report(out: Path, outputs: dict[str, pd.DataFrame], audio_phase: str, 
     if len(anova):
         anova = anova.assign(p=anova["p"].map(_p))
     summary, selfreport = outputs["group_summary.csv"], outputs["selfreport_summary.csv"]
-    physiology = contrasts[contrasts["measure"].isin(MEASURES)] if len(contrasts) else contrasts
-    questionnaires = contrasts[~contrasts["measure"].isin(MEASURES)] if len(contrasts) else contrasts
+    physiology = contrasts[contrasts["measure"].isin(MEASURES)] if len(contrasts) else pd.DataFrame()
+    questionnaires = contrasts[~contrasts["measure"].isin(MEASURES)] if len(contrasts) else pd.DataFrame()
     groups = _groups(summary) if len(summary) else None
+
+    def of_phase(name: str) -> pd.DataFrame:  # (an empty summary has no columns at all)
+        return summary[summary["phase"] == name] if "phase" in summary else pd.DataFrame()
+
     tables = [
         (f"Change from baseline during '{audio_phase}': mean [95% CI] (n)",
-         pivot(summary[summary["phase"] == audio_phase], "group", "measure", _mean_ci, groups)),
+         pivot(of_phase(audio_phase), "group", "measure", _mean_ci, groups)),
         ("Change from baseline during 'recovery': mean [95% CI] (n)",
-         pivot(summary[summary["phase"] == "recovery"], "group", "measure", _mean_ci, groups)),
+         pivot(of_phase("recovery"), "group", "measure", _mean_ci, groups)),
         ("Self-report change (post - pre): mean [95% CI] (n)",
          pivot(selfreport, "group", "subscale", _mean_ci, groups)),
         ("One-way ANOVA of change by group (audio phase; self-report: post - pre)",

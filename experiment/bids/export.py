@@ -26,6 +26,7 @@ from experiment.bids import tables
 from experiment.bids.layout import BIDS_VERSION, DERIVATIVE, TASK, SessionRun, label
 from experiment.defaults import EXIT_INPUT, EXIT_OK
 from experiment.errors import DataError, ExperimentError
+from experiment.study.withdrawn import leave_out_withdrawn, withdrawn_participants
 
 HAND_WRITTEN = (
     "Authors", "License", "Acknowledgements", "HowToAcknowledge", "Funding", "EthicsApprovals",
@@ -44,8 +45,10 @@ class Export:
 
 
 def export(data_dir: Path, out: Path, physio_dir: Path | None = None, columns: Columns | None = None,
-           protocol: Path | None = None) -> Export:  # fmt: skip
-    folders = find_sessions(data_dir)
+           protocol: Path | None = None, ledger: str | None = None) -> Export:  # fmt: skip
+    """The dataset, withdrawn participants left out (the ledger says who: ``ledger``, else
+    DATA/allocation.sqlite where it exists)."""
+    folders = leave_out_withdrawn(find_sessions(data_dir), withdrawn_participants(data_dir, ledger))
     if not folders:
         raise DataError(f"No session folders (sub-*/ses-*/session.json) under {data_dir}: check --data-dir.")
     if physio_dir is not None and not physio_dir.is_dir():
@@ -282,9 +285,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, required=True, help="the BIDS dataset to write or update")
     parser.add_argument("--columns", help="recorder channel names, as for analyse")
     parser.add_argument("--protocol", type=Path, help="the protocol file (default: the one the sessions ran)")
+    parser.add_argument("--ledger", help="the allocation ledger: withdrawn participants are left out")
     args = parser.parse_args(argv)
     try:
-        summary = export(args.data_dir, args.out, args.physio_dir, Columns.parse(args.columns), args.protocol)
+        columns = Columns.parse(args.columns)
+        summary = export(args.data_dir, args.out, args.physio_dir, columns, args.protocol, args.ledger)
     except (ExperimentError, OSError) as err:
         print(f"EXPORT NOT DONE: {err}", file=sys.stderr)
         return EXIT_INPUT

@@ -1,0 +1,1 @@
+"""The trial as a whole: disposition, CONSORT flow, status page, withdrawal and erasure."""
