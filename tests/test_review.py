@@ -99,6 +99,7 @@ def corrections_lines(study: Path, expected: int, timeout_s: float = 5.0):
         time.sleep(0.05)
 
 
+@pytest.mark.timing  # a load time: measured alone, not beside four sessions competing for two cores
 def test_a_26_minute_recording_page_loads_fast_offline_and_draws(study, browser):
     page = study / "out" / "review" / "sub-P001_ses-1.html"
     assert page.stat().st_size < 8e6

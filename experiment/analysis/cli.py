@@ -20,10 +20,11 @@ def _parser(command: str, description: str, data_help: str, physio_help: str, re
     return parser
 
 
-def refuse_in_one_sentence(job, args, what: str) -> int:
+def refuse_in_one_sentence(job, args, what: str, also: tuple[type[BaseException], ...] = ()) -> int:
+    """``job(args)``; an input fault (and the ``also`` kinds) printed as 'WHAT NOT DONE: sentence'."""
     try:
         return job(args)
-    except (ExperimentError, ValueError) as err:
+    except (ExperimentError, ValueError, *also) as err:
         print(f"{what} NOT DONE: {err}", file=sys.stderr)
         return EXIT_INPUT
 

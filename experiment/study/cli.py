@@ -8,8 +8,8 @@ import csv
 import sys
 from pathlib import Path
 
-from experiment.defaults import EXIT_INPUT, EXIT_OK
-from experiment.errors import ExperimentError
+from experiment.analysis.cli import refuse_in_one_sentence
+from experiment.defaults import EXIT_OK
 
 
 def _ledger_option(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +39,7 @@ def status_main(argv: list[str]) -> int:
         "--out", type=Path, required=True, help="where disposition.csv, consort.png/.svg and status.html go"
     )
     parser.add_argument("--unblind", action="store_true", help="show the groups' names instead of concealed arms")
-    return _refuse_in_one_sentence(_status, parser.parse_args(argv), "STUDY STATUS")
+    return refuse_in_one_sentence(_status, parser.parse_args(argv), "STUDY STATUS", (OSError,))
 
 
 def _status(args) -> int:
@@ -82,7 +82,7 @@ def withdraw_main(argv: list[str]) -> int:
     parser.add_argument("--reason", required=True, help="why (kept in the ledger)")
     parser.add_argument("--erase", action="store_true", help="delete their session folders and recordings")
     parser.add_argument("--yes", action="store_true", help="erase without asking (for scripts)")
-    return _refuse_in_one_sentence(_withdraw, parser.parse_args(argv), "WITHDRAWAL")
+    return refuse_in_one_sentence(_withdraw, parser.parse_args(argv), "WITHDRAWAL", (OSError,))
 
 
 def _withdraw(args) -> int:
@@ -92,7 +92,10 @@ def _withdraw(args) -> int:
         print(f"These files of {args.participant} will be erased for good:\n{plan.describe()}")
         if args.yes:
             return True
-        return input("Type ERASE to erase them: ").strip() == "ERASE"
+        try:
+            return input("Type ERASE to erase them: ").strip() == "ERASE"
+        except EOFError:  # no one to answer (a script): nothing is erased
+            return False
 
     ledger = _open_ledger(args)
     try:
@@ -100,14 +103,3 @@ def _withdraw(args) -> int:
     finally:
         ledger.close()
     return EXIT_OK
-
-
-def _refuse_in_one_sentence(job, args, what: str) -> int:
-    try:
-        return job(args)
-    except (ExperimentError, OSError) as err:
-        print(f"{what} NOT DONE: {err}", file=sys.stderr)
-        return EXIT_INPUT
-    except EOFError:
-        print(f"{what} NOT DONE: no answer to the confirmation (use --yes in scripts).", file=sys.stderr)
-        return EXIT_INPUT
