@@ -32,10 +32,12 @@ def stalled(server, seconds: float) -> threading.Timer:
     return resume
 
 
+@pytest.mark.timing
 def test_a_stream_that_does_not_start_in_time_is_started_afresh_and_plays_whole(player, sound_server):
     """PortAudio gives its audio thread 1 s to come up; the server stalls for 3 s (the start
-    gives up after 1 s and waits for the server to close the stream: the margin is for a busy
-    machine slow to reach the start)."""
+    gives up after 1 s and waits for the server to close the stream). Run alone (timing tier):
+    beside four busy sessions the same stall once provoked no timeout (the stream started when
+    the server woke), leaving nothing to retry; alone it provoked one in every run here."""
     resume = stalled(sound_server, 3.0)
     try:
         player.start()

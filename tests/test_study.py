@@ -151,3 +151,16 @@ def test_a_withdrawal_with_erasure_and_the_study_status(study, tmp_path):
     assert {p: r["arm"] for p, r in open_rows.items()} == group_of
     page = (tmp_path / "status" / "status.html").read_text()
     assert "consent withdrawn by email" in page and "P003" in page
+
+    # Withdrawn without erasure: the data stay, and the analysis and the BIDS export leave them out
+    kept = experiment("withdraw", "--participant", "P002", "--data-dir", data, "--reason", "no longer wishes")
+    assert kept.returncode == 0 and (data / "sub-P002").is_dir(), kept.stderr
+    again = experiment("analyse", "--data-dir", data, "--physio-dir", physio, "--out", tmp_path / "results2")
+    assert again.returncode == 0 and "1 withdrawn participant(s) left out: P002" in again.stderr, again.stderr
+    with (tmp_path / "results2" / "physio_phases.csv").open() as handle:
+        assert {row["participant"] for row in csv.DictReader(handle)} == {"P001"}
+    exported = experiment("export-bids", "--data-dir", data, "--physio-dir", physio, "--out", tmp_path / "bids")
+    assert exported.returncode == 0, exported.stderr
+    assert (tmp_path / "bids" / "sub-P001").is_dir() and not (tmp_path / "bids" / "sub-P002").exists()
+    report = experiment("allocation", "report", "--ledger", data / "allocation.sqlite")
+    assert "withdrawn 2 (data erased 1)" in report.stdout, report.stdout + report.stderr

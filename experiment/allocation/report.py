@@ -62,11 +62,13 @@ def report_text(ledger: Ledger) -> str:
     status = Counter(r["status"] for r in rows)
     to_replace = [r for r in rows if r["slot_replaced"]]
     filled = sum(1 for r in to_replace if r["replaced_by"])
+    withdrawn, erased = sum(1 for r in rows if r["withdrawn_at"]), sum(1 for r in rows if r["erased_at"])
     lines += [
         f"  largest imbalance within a stratum: {worst}",
         f"  allocated {len(rows)}: completed {status['completed']}, aborted {status['aborted']}, "
         f"error {status['error']}, no outcome yet {status['allocated']}",
         f"  aborted slots to replace {len(to_replace)}: replaced {filled}, still open {len(to_replace) - filled}",
+        f"  withdrawn {withdrawn} (data erased {erased})",
         f"  head of the hash chain: {ledger.head}",
     ]
     return "\n".join(lines)

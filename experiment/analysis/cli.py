@@ -99,10 +99,11 @@ def _results(args):
     sessions = pipeline.find_sessions(args.data_dir)
     if not sessions:
         raise DataError(f"No session folders (sub-*/ses-*/session.json) under {args.data_dir}: check --data-dir.")
-    withdrawn = withdrawn_participants(args.data_dir, args.ledger)
-    if withdrawn:
-        sessions = leave_out_withdrawn(sessions, withdrawn)
-        print(f"{len(withdrawn)} withdrawn participant(s) left out: {', '.join(sorted(withdrawn))}", file=sys.stderr)
+    kept = leave_out_withdrawn(sessions, withdrawn_participants(args.data_dir, args.ledger))
+    left_out = sorted({folder.parent.name.removeprefix("sub-") for folder in set(sessions) - set(kept)})
+    if left_out:
+        print(f"{len(left_out)} withdrawn participant(s) left out: {', '.join(left_out)}", file=sys.stderr)
+    sessions = kept
     if not args.physio_dir.is_dir():
         raise DataError(f"The recordings folder {args.physio_dir} does not exist: check --physio-dir.")
     review = args.out / REVIEW_FOLDER
