@@ -158,7 +158,12 @@ def _one_block_of_five(text: str) -> str:
     return text.replace("block_sizes = [5, 10]", "block_sizes = [5]")
 
 
+@pytest.mark.timing
 def test_each_group_hears_its_own_recording_whole(tmp_path, sound_server):
+    """Run alone (timing tier). Beside four sessions on two cores, 2 of 4 CI runs lost about
+    0.4 s near the end of one recording in the null sink's monitor, and the session itself
+    flagged it (audio_sync_disagreement, -415.7 ms): the sessions say so, but whether a
+    recording is heard whole is only a fair question on a machine not loaded four times over."""
     protocol = write_protocol(tmp_path / "protocol", rest_s=0.5, audio_s=2.0, edit=_one_block_of_five)
     stimuli = {key: soundfile.read(protocol.parent / "audio" / f"{key}.flac", dtype="float64")[0] for key in GROUPS}
     data = tmp_path / "data"
