@@ -25,10 +25,8 @@ def beat_rows(beats: Beats) -> list[dict]:
     times = beats.times_s
     rows = []
     if len(times):
-        usable = beats.usable_intervals()
+        usable, noisy = beats.usable_intervals, beats.noisy_intervals
         excluded = beats.touches_excluded(times[:-1], times[1:])
-        window = np.clip(((times - beats.start_s) / 1.0).astype(int), 0, len(beats.bad_windows) - 1)
-        noisy = beats.bad_windows[window[:-1]] | beats.bad_windows[window[1:]]
         by_hand = beats.by_hand if len(beats.by_hand) == len(times) else np.zeros(len(times), bool)
         for i, at in enumerate(times):
             source = "added by hand" if by_hand[i] else "detected"

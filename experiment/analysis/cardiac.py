@@ -18,6 +18,7 @@ users expect.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -51,16 +52,24 @@ class Beats:
     edits_s: np.ndarray = field(default_factory=lambda: np.array([]))  # where beats were added or removed
     excluded: list[tuple[float, float]] = field(default_factory=list)  # spans a person left out
 
-    def usable_intervals(self) -> np.ndarray:
-        """Per interval: counted in HR and HRV (normal-to-normal, in clean ECG, 30-240 bpm, not
-        in a span left out by hand)."""
+    @cached_property
+    def noisy_intervals(self) -> np.ndarray:
+        """Per interval: a beat of it lies in a window of unusable ECG."""
         times = self.times_s
         if len(times) < 2:
             return np.array([], bool)
         window_of = np.clip(((times - self.start_s) / WINDOW_S).astype(int), 0, len(self.bad_windows) - 1)
+        return self.bad_windows[window_of[:-1]] | self.bad_windows[window_of[1:]]
+
+    @cached_property
+    def usable_intervals(self) -> np.ndarray:
+        """Per interval: counted in HR and HRV (normal-to-normal, in clean ECG, 30-240 bpm, not
+        in a span left out by hand). Computed once: every phase and minute reads it."""
+        times = self.times_s
+        if len(times) < 2:
+            return np.array([], bool)
         intervals = np.diff(times)
-        usable = ~(self.bad_windows[window_of[:-1]] | self.bad_windows[window_of[1:]])
-        usable &= self.normal & (intervals > 0.25) & (intervals < 2.0)
+        usable = ~self.noisy_intervals & self.normal & (intervals > 0.25) & (intervals < 2.0)
         return usable & ~self.touches_excluded(times[:-1], times[1:])
 
     def touches_excluded(self, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -91,14 +100,15 @@ def detect_beats(time_s: np.ndarray, ecg: np.ndarray, rate_hz: float, correction
     peaks = np.asarray(info["ECG_R_Peaks"], dtype=int)
     if len(peaks) < 3:
         return Beats(np.array([]), bad, flat, start, np.array([], bool), 0, excluded=excluded)
-    precise = _refine(polarity * ecg, rate_hz, peaks * factor)
+    oriented = polarity * ecg
+    precise = _refine(oriented, rate_hz, peaks * factor)
 
     def r_peak_near(at_s: float) -> float | None:
         if not time_s[0] <= at_s <= time_s[-1]:
             return None
         near = int(np.clip(np.searchsorted(time_s, at_s), 0, len(time_s) - 1))
-        crest = _refine(polarity * ecg, rate_hz, np.array([near]), SNAP_S)
-        return float(time_s[_refine(polarity * ecg, rate_hz, crest)[0]])  # then exactly as detected
+        crest = _refine(oriented, rate_hz, np.array([near]), SNAP_S)
+        return float(time_s[_refine(oriented, rate_hz, crest)[0]])  # then exactly as detected
 
     edited = edit_beats(time_s[precise], corrections, r_peak_near)
     classes = classify(edited.times_s, protected=edited.by_hand)
@@ -178,7 +188,7 @@ def segment_metrics(beats: Beats, start_s: float, end_s: float) -> CardiacResult
     inside = np.flatnonzero((beats.times_s >= start_s) & (beats.times_s < end_s))
     times = beats.times_s[inside]
     intervals = np.diff(times)
-    usable = beats.usable_intervals()[inside[:-1]] if len(inside) > 1 else np.array([], bool)
+    usable = beats.usable_intervals[inside[:-1]] if len(inside) > 1 else np.array([], bool)
     bad = beats.bad_windows
     nn = intervals[usable]
     expected = (span - _excluded_within(beats.excluded, start_s, end_s)) / 0.8

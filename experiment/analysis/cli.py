@@ -60,7 +60,8 @@ def analyse_main(argv: list[str]) -> int:
 def _analyse(args) -> int:
     from experiment.analysis import report
 
-    results, selfreport, elapsed = _results(args)
+    settings = analysis_settings(args)
+    results, selfreport, elapsed = _results(args, settings)
     _refuse_unappliable_corrections(results)
     args.out.mkdir(parents=True, exist_ok=True)
     outputs, audio_phase = _tables(results, selfreport)
@@ -68,14 +69,14 @@ def _analyse(args) -> int:
         _write(frame, args.out / name)
     _write_beats(results, args.out / "beats")
     if args.bids is None:
-        _write_review_index(results, args)
+        _write_review_index(results, args, settings)
     problems = outputs["problems.csv"].to_dict("records")
     from experiment.analysis.responses import METHOD
 
     note = (
         f"{len(results)} sessions analysed ({len(problems)} with problems, listed below) in {elapsed:.1f} s; "
         f"change from baseline during '{audio_phase}'; contrasts are uncorrected planned comparisons. "
-        f"Skin-conductance responses: {METHOD.format(min_amplitude_us=analysis_settings(args).scr_min_amplitude_us)}."
+        f"Skin-conductance responses: {METHOD.format(min_amplitude_us=settings.scr_min_amplitude_us)}."
     )
     page = report.write_report(args.out, outputs, audio_phase, note)
     print(f"{note}\nResults: {args.out} (open {page.name})")
@@ -84,7 +85,7 @@ def _analyse(args) -> int:
     return EXIT_OK
 
 
-def _results(args):
+def _results(args, settings):
     """Every session's results (from session folders and recordings, or a BIDS dataset)."""
     from experiment.analysis import pipeline
     from experiment.analysis.recorders import Columns
@@ -93,7 +94,7 @@ def _results(args):
     from experiment.study.withdrawn import leave_out_withdrawn, withdrawn_participants
 
     if args.bids is not None:
-        return _from_bids(args)
+        return _from_bids(args, settings)
     if args.data_dir is None or args.physio_dir is None:
         raise DataError("Name the sessions and recordings (--data-dir and --physio-dir), or a dataset (--bids).")
     sessions = pipeline.find_sessions(args.data_dir)
@@ -109,7 +110,6 @@ def _results(args):
     review = args.out / REVIEW_FOLDER
     review.mkdir(parents=True, exist_ok=True)
     columns = Columns.parse(args.columns)
-    settings = analysis_settings(args)
     jobs = [(folder, args.physio_dir, columns, args.corrections, review, settings) for folder in sessions]
     results, elapsed = _run(pipeline.analyse_session, jobs, args.jobs)
     return results, _selfreport(sessions, args.protocol), elapsed
@@ -182,7 +182,7 @@ def _refuse_unappliable_corrections(results) -> None:
         raise CorrectionError(f"{refusals[0]} Correct or delete that line and run the analysis again{more}.")
 
 
-def _write_review_index(results, args) -> None:
+def _write_review_index(results, args, settings) -> None:
     from experiment.analysis.review_page import REVIEW_FOLDER, write_review_index
 
     manifest = {
@@ -190,7 +190,7 @@ def _write_review_index(results, args) -> None:
         "physio_dir": str(args.physio_dir.resolve()),
         "corrections_dir": str((args.corrections or args.physio_dir / "corrections").resolve()),
         "columns": args.columns or "",
-        "scr_min_amplitude_us": analysis_settings(args).scr_min_amplitude_us,
+        "scr_min_amplitude_us": settings.scr_min_amplitude_us,
     }
     write_review_index(args.out / REVIEW_FOLDER, results, manifest)
 
@@ -220,14 +220,14 @@ def _run(job, argument_lists: list[tuple], jobs: int | None):
     return sorted(results, key=lambda r: (r.participant, r.session)), elapsed
 
 
-def _from_bids(args):
+def _from_bids(args, settings):
     from experiment.bids import read
     from experiment.config import load_questionnaires_of
     from experiment.defaults import DEFAULT_PROTOCOL
 
     files = read.event_files(args.bids)
     group_of = read.groups(args.bids)
-    jobs = [(path, group_of.get(path.name.split("_")[0].removeprefix("sub-"), "")) for path in files]
+    jobs = [(path, group_of.get(path.name.split("_")[0].removeprefix("sub-"), ""), settings) for path in files]
     results, elapsed = _run(read.analyse_run, jobs, args.jobs)
     banks = load_questionnaires_of(args.protocol or DEFAULT_PROTOCOL)
     return results, read.selfreport(args.bids, banks, group_of), elapsed

@@ -99,6 +99,7 @@ def analyse_session(
         if review_dir is not None:
             page = review_dir / page_name(result.participant, result.session)
             write_review_page(page, result, recording, result.windows, corrections)
+        result.responses = None  # drawn on the page in this worker; not shipped back to the main process
     except CorrectionError as err:
         result.refusal = str(err)
     except (ExperimentError, OSError, ValueError) as err:

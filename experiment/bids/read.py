@@ -34,7 +34,7 @@ def groups(root: Path) -> dict[str, str]:
         }
 
 
-def analyse_run(events_path: Path, group: str) -> SessionResult:
+def analyse_run(events_path: Path, group: str, settings=None) -> SessionResult:
     """One session run: never raises for a bad file; the result carries the problem."""
     parts = dict(part.split("-", 1) for part in events_path.name.split("_")[:-1] if "-" in part)
     result = SessionResult(parts["sub"], int(parts["ses"]), group, events_path.parent)
@@ -44,7 +44,7 @@ def analyse_run(events_path: Path, group: str) -> SessionResult:
         if not physio.exists():
             raise DataError(f"no physio file {physio.name} in the dataset")
         recording = pick(read_bids_physio(physio))
-        measure(result, events, phases, recording, str(events_path))
+        measure(result, events, phases, recording, str(events_path), settings=settings)
     except (ExperimentError, OSError, ValueError) as err:
         result.problem = str(err)
     return result
