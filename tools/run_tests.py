@@ -3,10 +3,11 @@
     .venv/bin/python tools/run_tests.py [pytest arguments]      (what ./test.sh and test.bat run)
 
 1. ``ruff check`` and ``ruff format --check``.
-2. All tests but the marker timing ones, side by side in ``WORKERS`` processes
+2. All tests but the timing ones, side by side in ``WORKERS`` processes
    (pytest-xdist): most of a session test's time is spent waiting in real time, and each
    worker has its own virtual screen, sound server and tty pairs (tests/conftest.py, tests/helpers.py).
-3. The marker timing tests (``-m timing``) alone: they measure sub-millisecond intervals
+3. The timing tests (``-m timing``: markers, the audio loopback, a recording heard whole, a stalled
+   sound server, a review page's load time) alone: they measure sub-millisecond intervals
    through a pty on a 2-core machine, and other sessions beside them would be measured too.
 
 On Windows and macOS the tests that need Linux's stand-ins (Xvfb, PulseAudio, socat,
@@ -48,7 +49,7 @@ def main(argv: list[str]) -> int:
         return step("fast tests", pytest("-m", "not slow", *argv))
     # pytest exits 5 when a selection holds no test (e.g. -k picking only timing tests).
     parallel = step("tests, side by side", pytest("-n", str(WORKERS), "--dist", "worksteal", "-m", "not timing", *argv))
-    alone = step("marker timing tests, alone", pytest("-m", "timing", *argv))
+    alone = step("timing tests, alone", pytest("-m", "timing", *argv))
     print(f"== {time.monotonic() - started:.0f} s in all", flush=True)
     return 0 if {parallel, alone} <= {0, 5} and (parallel, alone) != (5, 5) else 1
 
