@@ -25,8 +25,7 @@ def beat_rows(beats: Beats) -> list[dict]:
     times = beats.times_s
     rows = []
     if len(times):
-        usable, noisy = beats.usable_intervals, beats.noisy_intervals
-        excluded = beats.touches_excluded(times[:-1], times[1:])
+        usable, noisy, excluded = beats.usable_intervals, beats.noisy_intervals, beats.excluded_intervals
         by_hand = beats.by_hand if len(beats.by_hand) == len(times) else np.zeros(len(times), bool)
         for i, at in enumerate(times):
             source = "added by hand" if by_hand[i] else "detected"

@@ -70,9 +70,12 @@ class Beats:
             return np.array([], bool)
         intervals = np.diff(times)
         usable = ~self.noisy_intervals & self.normal & (intervals > 0.25) & (intervals < 2.0)
-        return usable & ~self.touches_excluded(times[:-1], times[1:])
+        return usable & ~self.excluded_intervals
 
-    def touches_excluded(self, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    @cached_property
+    def excluded_intervals(self) -> np.ndarray:
+        """Per interval: it touches a span a person left out."""
+        starts, ends = self.times_s[:-1], self.times_s[1:]
         overlap = np.zeros(len(starts), bool)
         for start, end in self.excluded:
             overlap |= (ends > start) & (starts < end)
