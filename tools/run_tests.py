@@ -8,7 +8,7 @@
    worker has its own virtual screen, sound server and tty pairs (tests/conftest.py, tests/helpers.py).
 3. The timing tests (``-m timing``: markers, the audio loopback, a recording heard whole, a stalled
    sound server, a review page's load time) alone: they measure sub-millisecond intervals
-   through a pty on a 2-core machine, and other sessions beside them would be measured too.
+   or real-time audio on a 2-core machine, and other sessions beside them would be measured too.
 
 On Windows and macOS the tests that need Linux's stand-ins (Xvfb, PulseAudio, socat,
 xdotool) cannot run; there step 2 runs the fast tier (``-m "not slow"``) and says so.
