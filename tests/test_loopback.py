@@ -14,6 +14,9 @@ from helpers import REPO
 
 from experiment import loopback
 from experiment.playback import SoundDevicePlayer
+from experiment.stream_clock import StreamClock
+
+MEASUREMENTS = 3
 
 
 def preflight_with_loopback(tmp_path, *args: str, env=None) -> subprocess.CompletedProcess:
@@ -29,14 +32,16 @@ def preflight_with_loopback(tmp_path, *args: str, env=None) -> subprocess.Comple
 
 @pytest.mark.timing
 def test_the_markers_agree_with_the_recorded_clicks_within_a_millisecond(tmp_path, sound_server):
-    """As a lab would, the test runs the self-test again once if it failed: on this 2-core VM's
-    null sink about 1 run in 15 misses (an output underflow, or PulseAudio's monitor timestamps
-    off by more than a millisecond). Two misses in a row fail."""
-    result = preflight_with_loopback(tmp_path, "--audio-loopback")
-    if result.returncode != 0:
-        first = next(line for line in result.stdout.splitlines() if "audio loopback" in line)
-        warnings.warn(f"loopback self-test missed once ({first}); measured again", stacklevel=1)
+    """As a lab would, the test runs the self-test again when it failed, at most ``MEASUREMENTS``
+    times in all. On this 2-core VM's null sink a measurement misses now and then (an output
+    underflow, buffers or the output's reported timing moving by milliseconds while the VM's host
+    takes the CPU away: 5 of 20 runs on one day, 1 of 40 on another, docs/development.md)."""
+    for attempt in range(1, MEASUREMENTS + 1):
         result = preflight_with_loopback(tmp_path, "--audio-loopback")
+        if result.returncode == 0 or attempt == MEASUREMENTS:
+            break
+        missed = next(line for line in result.stdout.splitlines() if "audio loopback" in line)
+        warnings.warn(f"loopback self-test {attempt} missed ({missed}); measured again", stacklevel=1)
     assert result.returncode == 0, result.stdout + result.stderr
     line = next(line for line in result.stdout.splitlines() if line.startswith("[PASS] audio loopback"))
     figures = re.search(
@@ -53,18 +58,22 @@ def test_the_markers_agree_with_the_recorded_clicks_within_a_millisecond(tmp_pat
 
 @pytest.mark.timing
 def test_a_marker_three_milliseconds_late_fails_the_test(monkeypatch, sound_server):
-    """A timing test (runs alone): beside other sessions the output stuttered once in CI, and a
-    stutter is rightly reported as such instead of as late markers. Measured again once then."""
+    """A timing test (runs alone). A measurement during which the output did not keep time is
+    rightly reported as such instead of as late markers, and says nothing about the markers:
+    measured again then, at most ``MEASUREMENTS`` times in all."""
 
     class LatePlayer(SoundDevicePlayer):
         def output_time(self, stream_frame: float) -> float:
             return super().output_time(stream_frame) + 0.003
 
     monkeypatch.setattr(loopback, "SoundDevicePlayer", LatePlayer)
-    result = loopback.run_loopback(None, None)
-    if result.stutters:
-        warnings.warn(f"the output stuttered ({result.stutters}); measured again", stacklevel=1)
+    for attempt in range(1, MEASUREMENTS + 1):
         result = loopback.run_loopback(None, None)
+        if not result.stutters or attempt == MEASUREMENTS:
+            break
+        warnings.warn(
+            f"measurement {attempt}: the output did not keep time ({result.stutters}); measured again", stacklevel=1
+        )
     assert not result.passed and not result.stutters
     assert result.clicks_measured >= 16
     assert 2.0 < result.onset_error_s * 1000 < 4.0
@@ -105,3 +114,39 @@ def test_clicks_are_found_where_they_begin():
     lead = round(loopback.LEAD_S * 48_000)
     assert starts == [123 + lead + k * 24_000 for k in range(4)]
     assert peak == pytest.approx(0.15, abs=0.002)
+
+
+class PlayedStream:
+    """What ``_output_wander_s`` reads of a player: its clock, fed with made-up paced callbacks
+    whose reported output times move by ``moved_s`` from the fourth second on."""
+
+    rate_hz = 48_000
+    block = 1024
+
+    def __init__(self, moved_s: float, jitter_s: float = 0.0003) -> None:
+        self.clock = StreamClock(self.rate_hz)
+        self.onset_perf_s = 100.0
+        seconds = loopback.LEAD_S + loopback.CLICKS * loopback.PERIOD_S + 1
+        noise = np.random.default_rng(7).uniform(-jitter_s, jitter_s, round(seconds * self.rate_hz / self.block))
+        for n, jitter in enumerate(noise):
+            frame = n * self.block
+            dac = self.onset_perf_s + frame / self.rate_hz + jitter + (moved_s if frame > 4 * self.rate_hz else 0.0)
+            self.clock.add(frame, dac, dac - 0.035)
+
+    def stream_frame(self, audio_frame: int) -> int:
+        return audio_frame
+
+
+@pytest.mark.parametrize("moved_ms", [1.5, -2.0, 4.0])
+def test_an_output_whose_timing_moves_is_named_as_not_keeping_time(moved_ms):
+    """The movement the self-test saw on this VM: below ``UNSTEADY_MS`` for every buffer, yet
+    milliseconds for a marker."""
+    wander_s = loopback._output_wander_s(PlayedStream(moved_ms / 1000), loopback.CLICKS, loopback.PERIOD_S)
+    # Measured against the whole playback's line, which a step tilts a little towards itself.
+    assert 0.8 * abs(moved_ms) < wander_s * 1000 <= 1.05 * abs(moved_ms)
+    assert abs(moved_ms) < loopback.UNSTEADY_MS and wander_s > loopback.AGREEMENT_S
+
+
+def test_callback_jitter_alone_is_not_wandering():
+    wander_s = loopback._output_wander_s(PlayedStream(0.0), loopback.CLICKS, loopback.PERIOD_S)
+    assert wander_s < 0.5 * loopback.AGREEMENT_S  # +-0.3 ms callback jitter, medians of ~23 callbacks
