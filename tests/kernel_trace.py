@@ -11,15 +11,19 @@ unlike strace, nothing stops the program at each call.
 
 The instance is this test process's own (``instances/experiment-<pid>-<n>``): the machine's
 main trace buffer and other users' instances are never touched, and it is removed on exit.
-Needs tracefs writable (root); :func:`unavailable` says why not otherwise.
+Needs tracefs writable (root); :func:`unavailable` says why not otherwise. A fresh machine may not
+have tracefs mounted (a fresh Debian VM here did not): as root it is mounted for this process
+and unmounted when it ends, so the machine is left as it was found.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import itertools
 import os
 import re
+import subprocess
 import threading
 import time
 from dataclasses import dataclass
@@ -64,6 +68,7 @@ class WriteTrace:
     on, until closed. Use as a context manager."""
 
     def __init__(self) -> None:
+        _mount_tracefs_if_missing()
         reason = unavailable()
         if reason:
             raise RuntimeError(f"The marker timing tests read the kernel's write() times, but {reason}.")
@@ -138,6 +143,16 @@ def _remove(instance: Path) -> None:
         for name in EVENTS:
             (instance / "events/syscalls" / name / "enable").write_text("0\n")
     instance.rmdir()
+
+
+def _mount_tracefs_if_missing() -> None:
+    """Mount tracefs where the kernel has it but nothing mounted it, as root; unmounted at exit."""
+    if (TRACEFS / "instances").is_dir() or not TRACEFS.is_dir() or os.geteuid() != 0:
+        return
+    if "tracefs" not in Path("/proc/filesystems").read_text():
+        return
+    if subprocess.run(["mount", "-t", "tracefs", "nodev", str(TRACEFS)], capture_output=True).returncode == 0:
+        atexit.register(subprocess.run, ["umount", str(TRACEFS)], capture_output=True)
 
 
 def _remove_instances_of_ended_tests() -> None:
