@@ -16,7 +16,10 @@ from experiment import loopback
 from experiment.playback import SoundDevicePlayer
 from experiment.stream_clock import StreamClock
 
-MEASUREMENTS = 3
+# A lab runs the self-test again when it fails. On this VM's null sink a self-test failed 6 times
+# in 24 on a busy day (the host taking the CPU away, docs/development.md), and 3 times in a row
+# once in CI: five measurements at most.
+MEASUREMENTS = 5
 
 
 def preflight_with_loopback(tmp_path, *args: str, env=None) -> subprocess.CompletedProcess:
@@ -35,7 +38,7 @@ def test_the_markers_agree_with_the_recorded_clicks_within_a_millisecond(tmp_pat
     """As a lab would, the test runs the self-test again when it failed, at most ``MEASUREMENTS``
     times in all. On this 2-core VM's null sink a measurement misses now and then (an output
     underflow, buffers or the output's reported timing moving by milliseconds while the VM's host
-    takes the CPU away: 5 of 20 runs on one day, 1 of 40 on another, docs/development.md)."""
+    takes the CPU away: 6 of 24 runs on one day, 1 of 40 on another, docs/development.md)."""
     for attempt in range(1, MEASUREMENTS + 1):
         result = preflight_with_loopback(tmp_path, "--audio-loopback")
         if result.returncode == 0 or attempt == MEASUREMENTS:
