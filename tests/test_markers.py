@@ -28,6 +28,12 @@ def make_sender(tmp_path, device, lsl=None) -> MarkerSender:
     return MarkerSender(device, CODES, SessionClock(), events, lsl)
 
 
+def close_sender(sender: MarkerSender) -> None:
+    """The sender's thread ends, then its log is closed (in a session, the session closes it)."""
+    sender.close()
+    sender.events.close()
+
+
 def logged(tmp_path) -> list[dict]:
     with (tmp_path / "events.csv").open() as handle:
         return list(csv.DictReader(handle))
@@ -47,7 +53,7 @@ def test_a_burst_of_markers_arrives_whole_in_order_and_never_overlapping(tmp_pat
         for label in CODES:
             sender.send(label)
         queued_s = time.perf_counter() - started
-        sender.close()
+        close_sender(sender)
         device.close()
         writes = trace.writes(os.getpid(), *port.result())
         assert trace.overruns() == 0
@@ -107,7 +113,7 @@ def test_lost_port_is_flagged_then_reconnected(tmp_path):
     try:
         time.sleep(1.1)  # reconnection is tried at most once a second
         sender.send("e10")
-        sender.close()
+        close_sender(sender)
         assert [r["sent_ok"] for r in logged(tmp_path)] == ["true", "false", "true"]
         assert (sender.faults, sender.reconnects) == (1, 1)
         assert 10 in replugged.bytes()
@@ -130,7 +136,7 @@ def test_lsl_outlet_carries_the_labels_with_write_times(tmp_path):
     sender = make_sender(tmp_path, open_device("lsl", None, None, 10.0), lsl=outlet)
     sender.send("e99")
     sender.send("e128")
-    sender.close()
+    close_sender(sender)
     received = [inlet.pull_sample(timeout=5) for _ in range(2)]
     assert [sample[0] for sample, _ in received] == ["e99", "e128"]
     rows = logged(tmp_path)

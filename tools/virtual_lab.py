@@ -140,20 +140,21 @@ class SoundServer:
         ``--latency-msec``: without it PulseAudio hands a record stream its audio in 2-s fragments,
         so stopping parec up to 2 s after a sound ended lost that sound's tail (measured: 0.2-1.7 s
         of a 2-s tone missing); at 20 ms every tone stopped 0.2-2.5 s after it ended was whole."""
-        return subprocess.Popen(
-            [
-                "parec",
-                "-d",
-                f"{self.sink}.monitor",
-                "--format=s16le",
-                f"--rate={SINK_RATE_HZ}",
-                f"--channels={channels}",
-                "--latency-msec=20",
-            ],
-            env=os.environ | self.env(),
-            stdout=path.open("wb"),
-            stderr=subprocess.DEVNULL,
-        )
+        with path.open("wb") as recording:  # parec writes to its own copy of the descriptor
+            return subprocess.Popen(
+                [
+                    "parec",
+                    "-d",
+                    f"{self.sink}.monitor",
+                    "--format=s16le",
+                    f"--rate={SINK_RATE_HZ}",
+                    f"--channels={channels}",
+                    "--latency-msec=20",
+                ],
+                env=os.environ | self.env(),
+                stdout=recording,
+                stderr=subprocess.DEVNULL,
+            )
 
     def kill(self) -> None:
         """The sound server dies (SIGKILL), as when a sound system crashes mid-session."""
