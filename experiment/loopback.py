@@ -104,13 +104,18 @@ def _ms(seconds: float | None) -> float | None:
 
 def click_train(rate_hz: int, clicks: int = CLICKS, period_s: float = PERIOD_S) -> np.ndarray:
     """Stereo int16: ``LEAD_S`` of silence, then a 1 ms click every ``period_s``."""
-    step = round(period_s * rate_hz)
-    lead = round(LEAD_S * rate_hz)
-    train = np.zeros((lead + step * clicks + round(0.2 * rate_hz), 2), dtype=np.int16)
+    train = np.zeros((click_frame(clicks, period_s, rate_hz) + round(0.2 * rate_hz), 2), dtype=np.int16)
     width = max(1, round(CLICK_MS / 1000 * rate_hz))
     for k in range(clicks):
-        train[lead + k * step : lead + k * step + width] = round(CLICK_LEVEL * 32767)
+        start = click_frame(k, period_s, rate_hz)
+        train[start : start + width] = round(CLICK_LEVEL * 32767)
     return train
+
+
+def click_frame(k: int, period_s: float, rate_hz: int) -> int:
+    """Where click ``k`` starts in the click train, in frames (the player, the wander check and
+    the comparison all find the clicks by this one rule)."""
+    return round((LEAD_S + k * period_s) * rate_hz)
 
 
 class _Recorder:
@@ -256,7 +261,7 @@ def _output_wander_s(player: SoundDevicePlayer, clicks: int, period_s: float) ->
     frames = np.array(player.clock.frames, dtype=np.float64)
     residuals = np.array(player.clock.dac_s) - whole.at(frames)
     moments = [player.stream_frame(0)] + [
-        player.stream_frame(round((LEAD_S + k * period_s) * player.rate_hz)) for k in range(clicks)
+        player.stream_frame(click_frame(k, period_s, player.rate_hz)) for k in range(clicks)
     ]
     local = []
     for frame in moments:
@@ -273,7 +278,7 @@ def _compare(result, player, recorder, starts, period_s) -> None:
     whole = player.clock.fit(recent=False)
     card_s_per_frame = whole.seconds_per_frame if whole else 1 / rate_hz
     for k, start in enumerate(starts):
-        audio_frame = round((LEAD_S + k * period_s) * rate_hz)
+        audio_frame = click_frame(k, period_s, rate_hz)
         heard = recorder.time_of(start)
         if heard is None:
             result.sync_minus_sound_s.append(None)
