@@ -38,6 +38,8 @@ from experiment.stream_clock import StreamClock
 log = logging.getLogger(__name__)
 INT16_SCALE = 1.0 / 32768.0
 PA_TIMED_OUT = -9987  # PortAudio's paTimedOut
+# PortAudio's own wait for a stream's audio thread; a started stream calls back well within it.
+FIRST_CALLBACK_S = 1.0
 
 
 class Player(Protocol):
@@ -119,6 +121,7 @@ class SoundDevicePlayer(_Playback):
     def _open_stream(self) -> None:
         """A new stream, and everything its callbacks fill in from zero."""
         self._done = threading.Event()
+        self._called_back = threading.Event()
         self.clock = StreamClock(self.rate_hz)
         self._stream_frames = 0  # frames written, the leading silence included
         self.underflows = 0  # buffers the sound system asked for too late: the output stuttered
@@ -150,6 +153,7 @@ class SoundDevicePlayer(_Playback):
         return now + self.latency_s
 
     def _callback(self, outdata, frames, timing, status) -> None:
+        self._called_back.set()
         if status.output_underflow:
             self.underflows += 1
             log.warning("Audio output underflow at frame %d", self.frames_played)
@@ -223,20 +227,31 @@ class SoundDevicePlayer(_Playback):
             self._stream.start()
         except self._sd.PortAudioError as err:
             # PortAudio's ALSA host waits 1 s for its audio thread to come up; on a machine busy
-            # at that moment it gives up (paTimedOut) with the stream half started. Nothing of
-            # the recording has played (its first sample waits for a steady stream): a new
-            # stream, once, costs the participant nothing; a failed session costs the study one.
-            if self.start_retries or err.args[1:2] != (PA_TIMED_OUT,) or self._audio_start is not None:
-                raise DeviceError(
-                    f"The sound output {self.device_name} did not start ({err.args[0]}): "
-                    "check the headphones and sound settings, and close other programs playing sound."
-                ) from None
-            log.warning("The sound output took too long to start (%s): starting a new stream", err.args[0])
-            self.start_retries += 1
-            with contextlib.suppress(self._sd.PortAudioError):
-                self._stream.close(ignore_errors=True)
-            self._open_stream()
-            self.start()
+            # at that moment it gives up (paTimedOut) with the stream half started.
+            self._start_afresh(err.args[0], timed_out=err.args[1:2] == (PA_TIMED_OUT,))
+            return
+        if not self._called_back.wait(FIRST_CALLBACK_S):
+            # PortAudio 19.6 (pa_unix_util.c) keeps its last error in one static variable that the
+            # audio thread writes too, as it lets the starting thread go: when that write lands
+            # while a timed-out start reports, the start returns success with its audio thread
+            # cancelled, and no callback ever comes (1 of 10 stalled-server tests here).
+            self._start_afresh(f"no callback {FIRST_CALLBACK_S:g} s after it started", timed_out=True)
+
+    def _start_afresh(self, reason: str, timed_out: bool) -> None:
+        """A stream that did not start in time is replaced, once. Nothing of the recording has
+        played (its first sample waits for a steady stream): a new stream costs the participant
+        nothing; a failed session costs the study one."""
+        if self.start_retries or not timed_out or self._audio_start is not None:
+            raise DeviceError(
+                f"The sound output {self.device_name} did not start ({reason}): "
+                "check the headphones and sound settings, and close other programs playing sound."
+            ) from None
+        log.warning("The sound output took too long to start (%s): starting a new stream", reason)
+        self.start_retries += 1
+        with contextlib.suppress(self._sd.PortAudioError):
+            self._stream.close(ignore_errors=True)
+        self._open_stream()
+        self.start()
 
     def finished(self) -> bool:
         return self._done.is_set()

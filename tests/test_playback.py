@@ -36,8 +36,9 @@ def stalled(server, seconds: float) -> threading.Timer:
 def test_a_stream_that_does_not_start_in_time_is_started_afresh_and_plays_whole(player, sound_server):
     """PortAudio gives its audio thread 1 s to come up; the server stalls for 3 s (the start
     gives up after 1 s and waits for the server to close the stream). Run alone (timing tier):
-    beside four busy sessions the same stall once provoked no timeout (the stream started when
-    the server woke), leaving nothing to retry; alone it provoked one in every run here."""
+    beside four busy sessions the same stall once seemed to provoke no timeout, leaving nothing
+    to retry; alone, once in 10 runs, the timeout was printed and yet the start returned as done
+    (PortAudio 19.6's race, experiment/playback.py): the player now starts such a stream afresh."""
     resume = stalled(sound_server, 3.0)
     try:
         player.start()
@@ -51,3 +52,43 @@ def test_a_stream_that_does_not_start_in_time_is_started_afresh_and_plays_whole(
     timing = player.timing()
     assert timing["stream_start_retries"] == 1 and timing["output_underflows"] == 0
     assert timing["onset_method"].startswith("steady-state fit")
+
+
+def silent_starts(monkeypatch, how_many: int) -> list[str]:
+    """The first ``how_many`` stream starts return as if done and start nothing: what PortAudio
+    19.6 does when its shared error variable is overwritten during a timed-out start (a race no
+    test can provoke at will; the stalled-server test above met it 1 run in 10). Later starts
+    are real."""
+    import sounddevice
+
+    real_start = sounddevice.OutputStream.start
+    calls: list[str] = []
+
+    def start(stream):
+        calls.append("silent" if len(calls) < how_many else "real")
+        if calls[-1] == "real":
+            real_start(stream)
+
+    monkeypatch.setattr(sounddevice.OutputStream, "start", start)
+    return calls
+
+
+def test_a_stream_that_never_calls_back_after_starting_is_started_afresh_and_plays_whole(
+    player, sound_server, monkeypatch
+):
+    calls = silent_starts(monkeypatch, 1)
+    player.start()
+    assert calls == ["silent", "real"] and player.start_retries == 1
+    deadline = time.monotonic() + 10
+    while not player.finished() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert player.finished() and player.frames_played == player.total_frames
+
+
+def test_a_second_stream_that_never_calls_back_stops_with_one_sentence(player, sound_server, monkeypatch):
+    from experiment.errors import DeviceError
+
+    silent_starts(monkeypatch, 2)
+    with pytest.raises(DeviceError, match=r"did not start \(no callback 1 s after it started\): check the headphones"):
+        player.start()
+    assert player.start_retries == 1 and player.frames_played == 0
