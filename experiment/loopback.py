@@ -23,6 +23,7 @@ import numpy as np
 from experiment.errors import DeviceError
 from experiment.playback import SoundDevicePlayer, sounddevice_rate
 from experiment.stream_clock import UNSTEADY_MS, StreamClock
+from experiment.stream_start import note_callback, start_stream
 
 CLICKS = 20
 PERIOD_S = 0.5  # a click every half second: well beyond any round trip
@@ -124,23 +125,32 @@ class _Recorder:
     def __init__(self, device: str | None, rate_hz: int) -> None:
         import sounddevice
 
+        self._sd = sounddevice
+        self._device = device
         self.rate_hz = rate_hz
-        self.blocks: list[np.ndarray] = []
-        self.clock = StreamClock(rate_hz)  # its steadiness test; frames and ADC times per callback
-        self._frames = 0
-        self._lock = threading.Lock()
-        try:
-            self._stream = sounddevice.InputStream(
-                samplerate=rate_hz, channels=1, dtype="float32", device=device, callback=self._callback
-            )
-        except (sounddevice.PortAudioError, ValueError) as err:
-            raise DeviceError(
-                f"Cannot open the sound input {device or '(default)'} ({err}): "
-                "choose the line input the loopback cable is plugged into with --audio-input."
-            ) from None
+        self.start_retries = 0  # streams that did not start in time and were opened afresh
+        self._open_stream()
         self.device_name = sounddevice.query_devices(self._stream.device)["name"]
 
+    def _open_stream(self) -> None:
+        """A new stream, and everything its callbacks fill in from zero."""
+        self.blocks: list[np.ndarray] = []
+        self.clock = StreamClock(self.rate_hz)  # its steadiness test; frames and ADC times per callback
+        self._frames = 0
+        self._lock = threading.Lock()
+        self._called_back = threading.Event()
+        try:
+            self._stream = self._sd.InputStream(
+                samplerate=self.rate_hz, channels=1, dtype="float32", device=self._device, callback=self._callback
+            )
+        except (self._sd.PortAudioError, ValueError) as err:
+            raise DeviceError(
+                f"Cannot open the sound input {self._device or '(default)'} ({err}): "
+                "choose the line input the loopback cable is plugged into with --audio-input."
+            ) from None
+
     def _callback(self, indata, frames, timing, status) -> None:
+        note_callback(self._called_back)
         now = time.perf_counter()
         adc = now + (timing.inputBufferAdcTime - timing.currentTime) if timing.currentTime > 0 else now
         with self._lock:
@@ -149,7 +159,18 @@ class _Recorder:
             self._frames += frames
 
     def start(self) -> None:
-        self._stream.start()
+        failure = start_stream(self._stream, self._called_back, self._sd.PortAudioError)
+        if failure and failure.worth_a_new_stream and not self.start_retries:
+            # Nothing has been recorded yet: a new stream costs the self-test nothing.
+            self.start_retries += 1
+            self._stream.close(ignore_errors=True)
+            self._open_stream()
+            failure = start_stream(self._stream, self._called_back, self._sd.PortAudioError)
+        if failure:
+            raise DeviceError(
+                f"The sound input {self.device_name} did not start ({failure.reason}): "
+                "check the input device and the sound settings, and close other programs using it."
+            )
         deadline = time.perf_counter() + INPUT_STEADY_WAIT_S
         while not self.clock.steady:
             if time.perf_counter() > deadline:

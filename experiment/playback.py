@@ -34,12 +34,10 @@ from experiment.audio import resample
 from experiment.errors import DeviceError
 from experiment.frames import FileFrames, Frames, as_frames, whole
 from experiment.stream_clock import StreamClock
+from experiment.stream_start import StartFailure, note_callback, start_stream
 
 log = logging.getLogger(__name__)
 INT16_SCALE = 1.0 / 32768.0
-PA_TIMED_OUT = -9987  # PortAudio's paTimedOut
-# PortAudio's own wait for a stream's audio thread; a started stream calls back well within it.
-FIRST_CALLBACK_S = 1.0
 
 
 class Player(Protocol):
@@ -153,7 +151,7 @@ class SoundDevicePlayer(_Playback):
         return now + self.latency_s
 
     def _callback(self, outdata, frames, timing, status) -> None:
-        self._called_back.set()
+        note_callback(self._called_back)
         if status.output_underflow:
             self.underflows += 1
             log.warning("Audio output underflow at frame %d", self.frames_played)
@@ -223,30 +221,20 @@ class SoundDevicePlayer(_Playback):
         if isinstance(self.frames, FileFrames):
             self.frames.wait_ready()  # the first seconds decoded before the stream asks for them
         self._started_perf = time.perf_counter()
-        try:
-            self._stream.start()
-        except self._sd.PortAudioError as err:
-            # PortAudio's ALSA host waits 1 s for its audio thread to come up; on a machine busy
-            # at that moment it gives up (paTimedOut) with the stream half started.
-            self._start_afresh(err.args[0], timed_out=err.args[1:2] == (PA_TIMED_OUT,))
-            return
-        if not self._called_back.wait(FIRST_CALLBACK_S):
-            # PortAudio 19.6 (pa_unix_util.c) keeps its last error in one static variable that the
-            # audio thread writes too, as it lets the starting thread go: when that write lands
-            # while a timed-out start reports, the start returns success with its audio thread
-            # cancelled, and no callback ever comes (1 of 10 stalled-server tests here).
-            self._start_afresh(f"no callback {FIRST_CALLBACK_S:g} s after it started", timed_out=True)
+        failure = start_stream(self._stream, self._called_back, self._sd.PortAudioError)
+        if failure:
+            self._start_afresh(failure)
 
-    def _start_afresh(self, reason: str, timed_out: bool) -> None:
-        """A stream that did not start in time is replaced, once. Nothing of the recording has
-        played (its first sample waits for a steady stream): a new stream costs the participant
-        nothing; a failed session costs the study one."""
-        if self.start_retries or not timed_out or self._audio_start is not None:
+    def _start_afresh(self, failure: StartFailure) -> None:
+        """A stream that did not start in time is replaced, once, while none of the recording has
+        been handed to the sound system (its first sample waits for a steady stream): a new
+        stream costs the participant nothing; a failed session costs the study one."""
+        if self.start_retries or not failure.worth_a_new_stream or self.frames_played:
             raise DeviceError(
-                f"The sound output {self.device_name} did not start ({reason}): "
+                f"The sound output {self.device_name} did not start ({failure.reason}): "
                 "check the headphones and sound settings, and close other programs playing sound."
             ) from None
-        log.warning("The sound output took too long to start (%s): starting a new stream", reason)
+        log.warning("The sound output took too long to start (%s): starting a new stream", failure.reason)
         self.start_retries += 1
         with contextlib.suppress(self._sd.PortAudioError):
             self._stream.close(ignore_errors=True)

@@ -335,3 +335,28 @@ def headless_chromium(width: int = 1400, height: int = 1000):
                      f"--window-size={width},{height}", "--no-first-run", "--disable-extensions"):  # fmt: skip
         options.add_argument(argument)
     return webdriver.Chrome(options=options, service=Service(driver))
+
+
+def dead_starts(monkeypatch, stream_class: str, how_many: int, called_back: bool = False) -> list[str]:
+    """The first ``how_many`` starts of a sounddevice ``stream_class`` stream return as if done
+    but leave no audio thread: what PortAudio 19.6 does when its shared error variable is
+    overwritten during a timed-out start (a race no test can provoke at will; the stalled-server
+    test met it twice in about 30 runs, experiment/stream_start.py). With ``called_back`` the
+    thread has called back before it ended, as a cancelled thread may (the start waits for it to
+    end). Later starts are real."""
+    import sounddevice  # here, not at collection: importing it starts PortAudio
+
+    real_start = getattr(sounddevice, stream_class).start
+    calls: list[str] = []
+
+    def start(stream):
+        calls.append("dead" if len(calls) < how_many else "real")
+        if calls[-1] == "real":
+            real_start(stream)
+        elif called_back:
+            real_start(stream)
+            time.sleep(0.3)  # a few buffers' callbacks
+            stream.abort()
+
+    monkeypatch.setattr(getattr(sounddevice, stream_class), "start", start)
+    return calls

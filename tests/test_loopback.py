@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
-from helpers import REPO
+from helpers import REPO, dead_starts
 
 from experiment import loopback
 from experiment.playback import SoundDevicePlayer
@@ -108,6 +108,33 @@ def test_an_input_without_the_loopback_is_refused(tmp_path):
     result = preflight_with_loopback(tmp_path, "--audio-input", "USB")
     assert result.returncode == 2
     assert "--audio-input names the loopback's line input: add --audio-loopback" in result.stderr
+
+
+def test_an_input_stream_that_never_calls_back_after_starting_is_started_afresh(sound_server, monkeypatch):
+    """PortAudio 19.6's race (experiment/stream_start.py) can meet the input stream too."""
+    monkeypatch.setenv("PULSE_SERVER", sound_server.server)
+    calls = dead_starts(monkeypatch, "InputStream", 1)
+    recorder = loopback._Recorder(None, 48_000)
+    try:
+        recorder.start()
+        assert calls == ["dead", "real"] and recorder.start_retries == 1 and recorder.clock.steady
+    finally:
+        samples = recorder.close()
+    assert samples.size > 0
+
+
+def test_a_second_input_stream_that_never_calls_back_stops_with_one_sentence(sound_server, monkeypatch):
+    monkeypatch.setenv("PULSE_SERVER", sound_server.server)
+    dead_starts(monkeypatch, "InputStream", 2)
+    recorder = loopback._Recorder(None, 48_000)
+    try:
+        with pytest.raises(
+            loopback.DeviceError, match=r"did not start \(no callback 1 s after it started\): check the input device"
+        ):
+            recorder.start()
+    finally:
+        samples = recorder.close()
+    assert recorder.start_retries == 1 and samples.size == 0
 
 
 def test_clicks_are_found_where_they_begin():

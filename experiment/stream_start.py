@@ -1,0 +1,46 @@
+"""Starting a PortAudio stream, and knowing it really started: it calls back after the start.
+
+PortAudio's ALSA host waits 1 s for a stream's audio thread to come up; on a machine busy at
+that moment it gives up (``paTimedOut``), cancels the thread and waits for it to end. Worse,
+PortAudio 19.6 (pa_unix_util.c) keeps its last error in one static variable that the audio
+thread writes too: when that write lands while a timed-out start reports, the start returns
+success with its audio thread gone (2 of about 30 stalled-server tests here, docs/development.md).
+The thread may even have called back before it was cancelled (the start waits for it to end),
+so only a callback *after* the start returned proves a live stream. Both are cured by a new
+stream; any other failure is not.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+PA_TIMED_OUT = -9987  # PortAudio's paTimedOut
+# PortAudio's own wait for a stream's audio thread; a started stream calls back well within it.
+FIRST_CALLBACK_S = 1.0
+
+
+@dataclass(frozen=True)
+class StartFailure:
+    reason: str  # for the sentence: "did not start (<reason>)"
+    worth_a_new_stream: bool  # the start timed out: a new stream may start where this one did not
+
+
+def start_stream(stream, called_back: threading.Event, portaudio_error: type[Exception]) -> StartFailure | None:
+    """Start ``stream``; None once it calls back after the start returned (``called_back`` is set
+    by its callback through :func:`note_callback`), else why not."""
+    try:
+        stream.start()
+    except portaudio_error as err:
+        return StartFailure(str(err.args[0]), worth_a_new_stream=err.args[1:2] == (PA_TIMED_OUT,))
+    called_back.clear()  # a callback before this moment may have come from a thread since cancelled
+    if not stream.active or not called_back.wait(FIRST_CALLBACK_S):
+        return StartFailure(f"no callback {FIRST_CALLBACK_S:g} s after it started", worth_a_new_stream=True)
+    return None
+
+
+def note_callback(called_back: threading.Event) -> None:
+    """For a stream's callback: sets the event when it is clear; otherwise only reads it (setting
+    takes a lock and wakes waiters, not for every buffer of a real-time thread)."""
+    if not called_back.is_set():
+        called_back.set()
