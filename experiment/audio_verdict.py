@@ -5,9 +5,12 @@ were written; no device is touched here (pure, unit-tested with made-up figures)
 What is an incident and what is only a figure (docs/technician.md, "Incidents"):
 
 - An **incident** changes what the data mean or needs someone to act: the sound output ran
-  short (``audio_unsteady``: the participant may have heard a gap), or the audio markers are
+  short (``audio_unsteady``: the participant may have heard a gap), the audio markers are
   further than :data:`MARKER_TOLERANCE_MS` from the sound card's own account of the playback
-  (``audio_onset_estimate``, ``audio_sync_disagreement``).
+  (``audio_onset_estimate``, ``audio_sync_disagreement``), or the sound output had to be started
+  twice (``audio_start_retried``): PortAudio leaves the stalled stream open on the sound system,
+  and beside it the new stream's own account of its timing is off by milliseconds, which the
+  other checks, comparing that account with itself, cannot see.
 - A **figure** describes how exact a good session was and goes to ``session.json`` only: the
   first callback's onset guess (on PulseAudio always ~2 s early, while the sound system fills its
   queue: it is never used), how far single buffers strayed from the stream's line (scheduling
@@ -71,6 +74,15 @@ def judge_audio(
                 f"the sound output ran short {ran_short} time(s) (output underflows "
                 f"{timing.get('output_underflows', 0)}, decoder late {timing.get('decode_underruns', 0)}): the "
                 "participant may have heard a gap; the sync markers follow what was really played",
+            )
+        )
+    if timing.get("stream_start_retries"):
+        incidents.append(
+            (
+                "audio_start_retried",
+                "the sound system stalled as the audio began and the sound output was started a second time "
+                "(nothing of the recording had played): the stalled stream stays open beside it, which put the "
+                "audio markers a few milliseconds off the sound in the loopback self-test",
             )
         )
     if "onset_by_whole_fit_perf" in timing:

@@ -19,6 +19,8 @@ WHAT_TO_DO = {
     "audio_stalled": f"the sound output stopped playing: {CHECK_THE_SOUND}",
     "audio_unsteady": "the sound ran short and the participant may have heard a gap: close other programs on this "
     "PC and note it in the lab log; run preflight before the next session",
+    "audio_start_retried": "the sound system stalled as the audio began and the audio markers may be a few "
+    "milliseconds off: note it in the lab log; close other programs on this PC before the next session",
     "audio_onset_estimate": f"the audio onset marker may be more than 2 ms off: {NOTE_AND_LOOPBACK}",
     "audio_sync_disagreement": f"the audio's sync markers disagree with its onset marker by more than 2 ms: "
     f"{NOTE_AND_LOOPBACK}",

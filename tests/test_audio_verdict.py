@@ -58,6 +58,14 @@ def test_a_sound_output_that_ran_short_is_an_incident(field):
     assert "ran short 2 time(s)" in verdict.incidents[0][1]
 
 
+def test_a_sound_output_started_a_second_time_is_an_incident():
+    """Its markers agree with the stream's own account, and that account is off (docs/development.md)."""
+    assert judge_audio(timing(stream_start_retries=0), ONSET, written(), session_s).incidents == []
+    verdict = judge_audio(timing(stream_start_retries=1), ONSET, written(), session_s)
+    assert [kind for kind, _ in verdict.incidents] == ["audio_start_retried"]
+    assert "a few milliseconds off" in verdict.incidents[0][1]
+
+
 def test_an_onset_marker_off_the_whole_playbacks_fit_is_an_incident_beyond_the_tolerance():
     within = judge_audio(timing(onset_by_whole_fit_perf=ONSET + 0.0019), ONSET, written(), session_s)
     beyond = judge_audio(timing(onset_by_whole_fit_perf=ONSET - 0.0031), ONSET, written(), session_s)
