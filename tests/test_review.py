@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -124,6 +125,29 @@ def test_a_26_minute_recording_page_loads_fast_offline_and_draws(study, browser)
     assert [r.find_elements(By.TAG_NAME, "td")[0].text for r in rows[1:]][:2] == ["welcome", "baseline"]
     index = (study / "out" / "review" / "index.html").read_text()
     assert "sub-P001_ses-1.html" in index and "sub-P002_ses-1.html" in index
+
+
+def test_the_overview_names_each_phase_within_its_own_band(study, browser):
+    """Narrow phases (the welcome, the questionnaires) have their names shortened or left out,
+    not written over their neighbours' (the table and the jump menu have them whole)."""
+    open_page(browser, (study / "out" / "review" / "sub-P001_ses-1.html").as_uri())
+    labels = browser.execute_script(
+        """const ctx = document.getElementById("overview").getContext("2d"), drawn = [], fillText = ctx.fillText;
+        ctx.fillText = function (text, x, y) {
+          drawn.push([text, x, this.measureText(text).width]);
+          return fillText.call(this, text, x, y);
+        };
+        document.getElementById("whole").click();
+        return drawn;"""
+    )
+    phases = browser.execute_script(
+        "return JSON.parse(document.getElementById('review-data').textContent).phases.map(p => p.phase)"
+    )
+    names = [text for text, _, _ in labels]
+    assert "baseline" in names  # a wide phase keeps its whole name
+    assert all(t in phases or (t.endswith("…") and any(p.startswith(t[:-1]) for p in phases)) for t in names)
+    for (text, x, width), (following, next_x, _) in pairwise(labels):
+        assert x + width <= next_x, f"{text!r} runs into {following!r}"
 
 
 def test_clicks_in_the_served_page_edit_the_corrections_file(study, browser, server):
