@@ -10,6 +10,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -163,4 +164,32 @@ def test_a_withdrawal_with_erasure_and_the_study_status(study, tmp_path):
     assert exported.returncode == 0, exported.stderr
     assert (tmp_path / "bids" / "sub-P001").is_dir() and not (tmp_path / "bids" / "sub-P002").exists()
     report = experiment("allocation", "report", "--ledger", data / "allocation.sqlite")
+    assert "withdrawn 2 (data erased 1)" in report.stdout, report.stdout + report.stderr
+
+
+def test_a_withdrawal_with_erasure_and_the_study_status_on_a_postgresql_ledger(postgres_server, tmp_path):
+    """The same commands on a shared database ledger, as a lab with several testing rooms has it."""
+    url = postgres_server.new_database(f"study_{time.monotonic_ns()}")
+    data = tmp_path / "data"
+    (data / "sub-P003" / "ses-1").mkdir(parents=True)
+    (data / "sub-P003" / "ses-1" / "responses.csv").write_text("participant,item\nP003,1\n")
+    assert experiment("allocation", "init", "--ledger", url, "--n", "10").returncode == 0
+    for n in (1, 2, 3):
+        assigned = experiment("allocation", "assign", "--ledger", url, "--participant", f"P{n:03d}")
+        assert assigned.returncode == 0, assigned.stderr
+
+    kept = experiment("withdraw", "--ledger", url, "--participant", "P002", "--data-dir", data, "--reason", "moved")
+    assert kept.returncode == 0, kept.stderr
+    erased = experiment("withdraw", "--ledger", url, "--participant", "P003", "--data-dir", data,
+                        "--reason", "consent withdrawn", "--erase", "--yes")  # fmt: skip
+    assert erased.returncode == 0, erased.stderr
+    assert not (data / "sub-P003").exists()
+
+    made = experiment("study-status", "--ledger", url, "--data-dir", data, "--out", tmp_path / "status")
+    assert made.returncode == 0, made.stderr
+    rows = read_rows(tmp_path / "status" / "disposition.csv")
+    assert {p: r["status"] for p, r in rows.items()} == {"P001": "not yet run", "P002": "withdrawn", "P003": "erased"}
+    assert rows["P002"]["reason"] == "moved" and rows["P003"]["reason"] == "consent withdrawn"
+    assert experiment("allocation", "verify", "--ledger", url).returncode == 0
+    report = experiment("allocation", "report", "--ledger", url)
     assert "withdrawn 2 (data erased 1)" in report.stdout, report.stdout + report.stderr

@@ -13,9 +13,9 @@ from experiment.allocation.store import describe_location, is_database_url
 LEDGER_FILENAME = "allocation.sqlite"
 
 
-def ledger_location(ledger: str | None, data_dir: Path) -> str:
+def ledger_location(ledger: str | Path | None, data_dir: Path) -> str:
     """The --ledger given, else the single-station default file in the data folder."""
-    return ledger or str(data_dir / LEDGER_FILENAME)
+    return str(ledger or data_dir / LEDGER_FILENAME)
 
 
 __all__ = [

@@ -19,10 +19,10 @@ def _ledger_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _open_ledger(args):
-    from experiment.allocation.ledger import Ledger
+    from experiment.allocation import Ledger, ledger_location
     from experiment.errors import DataError
 
-    location = args.ledger or args.data_dir / "allocation.sqlite"
+    location = ledger_location(args.ledger, args.data_dir)
     if not args.ledger and not Path(location).exists():
         raise DataError(f"No allocation ledger at {location}: name it with --ledger.")
     return Ledger.open(location)

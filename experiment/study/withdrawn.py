@@ -8,9 +8,9 @@ from pathlib import Path
 def withdrawn_participants(data_dir: Path, ledger: str | Path | None = None) -> set[str]:
     """Participants with a withdrawal in the ledger (``ledger``, else DATA/allocation.sqlite when
     it exists; no ledger: nobody)."""
-    from experiment.allocation.ledger import Ledger
+    from experiment.allocation import Ledger, ledger_location
 
-    location = ledger or data_dir / "allocation.sqlite"
+    location = ledger_location(ledger, data_dir)
     if ledger is None and not Path(location).exists():
         return set()
     opened = Ledger.open(location)
