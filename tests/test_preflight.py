@@ -22,9 +22,7 @@ def preflight(*args: str, env=None) -> subprocess.CompletedProcess:
     )
 
 
-# Timing: its READY needs preflight's sound check, whose 2-s tone must play without running
-# short twice; beside three other sessions on this VM that check ran short in both tries once (fresh-clone
-# CI on e8808c0, 2026-12-02), a true verdict for that moment, so the test runs alone.
+# Timing tier: its READY needs preflight's sound check to play steadily (docs/development.md, Tests).
 @pytest.mark.timing
 def test_demo_passes_with_a_box_on_a_tty(tmp_path, tty_pair):
     result = preflight(

@@ -142,9 +142,7 @@ def test_a_recording_recorder_passes_every_check_and_says_its_figures(cable, rec
     assert re.search(r"test marker 255 seen by the recorder after \d+\.\d ms", lines["recorder markers"])
 
 
-# Timing: its READY needs preflight's sound check, whose 2-s tone must play without running
-# short twice; beside three other sessions on this VM that check ran short in both tries once (fresh-clone
-# CI on e8808c0, 2026-12-02), a true verdict for that moment, so the test runs alone.
+# Timing tier: its READY needs preflight's sound check to play steadily (docs/development.md, Tests).
 @pytest.mark.timing
 def test_preflight_checks_the_recorder_through_the_sessions_trigger_box(tmp_path, cable, recorder):
     result = subprocess.run(
