@@ -23,7 +23,7 @@ import numpy as np
 from experiment.errors import DeviceError
 from experiment.playback import SoundDevicePlayer, sounddevice_rate
 from experiment.stream_clock import UNSTEADY_MS, StreamClock
-from experiment.stream_start import note_callback, start_stream
+from experiment.stream_start import FIRST_INPUT_CALLBACK_S, note_callback, start_stream
 
 CLICKS = 20
 PERIOD_S = 0.5  # a click every half second: well beyond any round trip
@@ -159,13 +159,13 @@ class _Recorder:
             self._frames += frames
 
     def start(self) -> None:
-        failure = start_stream(self._stream, self._called_back, self._sd.PortAudioError)
+        failure = start_stream(self._stream, self._called_back, self._sd.PortAudioError, FIRST_INPUT_CALLBACK_S)
         if failure and failure.worth_a_new_stream and not self.start_retries:
             # Nothing has been recorded yet: a new stream costs the self-test nothing.
             self.start_retries += 1
             self._stream.close(ignore_errors=True)
             self._open_stream()
-            failure = start_stream(self._stream, self._called_back, self._sd.PortAudioError)
+            failure = start_stream(self._stream, self._called_back, self._sd.PortAudioError, FIRST_INPUT_CALLBACK_S)
         if failure:
             raise DeviceError(
                 f"The sound input {self.device_name} did not start ({failure.reason}): "

@@ -16,8 +16,12 @@ import threading
 from dataclasses import dataclass
 
 PA_TIMED_OUT = -9987  # PortAudio's paTimedOut
-# PortAudio's own wait for a stream's audio thread; a started stream calls back well within it.
+# PortAudio's own wait for a stream's audio thread. A started output stream calls back well within
+# it (within 11 ms of the start's return here, beside four busy processes: it asks for its first
+# buffers at once); an input stream only once the sound system hands it a buffer, which
+# PulseAudio's monitor did after about 10 ms, or only after 1.5-2.0 s in 8 of 26 starts (measured here).
 FIRST_CALLBACK_S = 1.0
+FIRST_INPUT_CALLBACK_S = 4.0
 
 
 @dataclass(frozen=True)
@@ -26,16 +30,18 @@ class StartFailure:
     worth_a_new_stream: bool  # the start timed out: a new stream may start where this one did not
 
 
-def start_stream(stream, called_back: threading.Event, portaudio_error: type[Exception]) -> StartFailure | None:
-    """Start ``stream``; None once it calls back after the start returned (``called_back`` is set
-    by its callback through :func:`note_callback`), else why not."""
+def start_stream(
+    stream, called_back: threading.Event, portaudio_error: type[Exception], wait_s: float = FIRST_CALLBACK_S
+) -> StartFailure | None:
+    """Start ``stream``; None once it calls back within ``wait_s`` after the start returned
+    (``called_back`` is set by its callback through :func:`note_callback`), else why not."""
     try:
         stream.start()
     except portaudio_error as err:
         return StartFailure(str(err.args[0]), worth_a_new_stream=err.args[1:2] == (PA_TIMED_OUT,))
     called_back.clear()  # a callback before this moment may have come from a thread since cancelled
-    if not stream.active or not called_back.wait(FIRST_CALLBACK_S):
-        return StartFailure(f"no callback {FIRST_CALLBACK_S:g} s after it started", worth_a_new_stream=True)
+    if not stream.active or not called_back.wait(wait_s):
+        return StartFailure(f"no callback {wait_s:g} s after it started", worth_a_new_stream=True)
     return None
 
 

@@ -129,7 +129,7 @@ def test_a_second_input_stream_that_never_calls_back_stops_with_one_sentence(sou
     recorder = loopback._Recorder(None, 48_000)
     try:
         with pytest.raises(
-            loopback.DeviceError, match=r"did not start \(no callback 1 s after it started\): check the input device"
+            loopback.DeviceError, match=r"did not start \(no callback 4 s after it started\): check the input device"
         ):
             recorder.start()
     finally:
