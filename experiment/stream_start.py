@@ -1,13 +1,14 @@
-"""Starting a PortAudio stream, and knowing it really started: it calls back after the start.
+"""Starting a PortAudio stream, and knowing it really started: it is active and calls back.
 
 PortAudio's ALSA host waits 1 s for a stream's audio thread to come up; on a machine busy at
 that moment it gives up (``paTimedOut``), cancels the thread and waits for it to end. Worse,
 PortAudio 19.6 (pa_unix_util.c) keeps its last error in one static variable that the audio
 thread writes too: when that write lands while a timed-out start reports, the start returns
 success with its audio thread gone (2 of about 30 stalled-server tests here, docs/development.md).
-The thread may even have called back before it was cancelled (the start waits for it to end),
-so only a callback *after* the start returned proves a live stream. Both are cured by a new
-stream; any other failure is not.
+The thread may even have called back before it was cancelled: the race's window is the moment
+the stalled server answers again, and the start waits for the cancelled thread to end. A thread
+that ends always marks its stream inactive (pa_linux_alsa.c, OnExit), so a started stream must be
+active and have called back. Both are cured by a new stream; any other failure is not.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from dataclasses import dataclass
 
 PA_TIMED_OUT = -9987  # PortAudio's paTimedOut
 # PortAudio's own wait for a stream's audio thread. A started output stream calls back well within
-# it (within 11 ms of the start's return here, beside four busy processes: it asks for its first
-# buffers at once); an input stream only once the sound system hands it a buffer, which
+# it (before the start returned, or within 11 ms of it here, beside four busy processes: it asks
+# for its first buffers at once); an input stream only once the sound system hands it a buffer, which
 # PulseAudio's monitor did after about 10 ms, or only after 1.5-2.0 s in 8 of 26 starts (measured here).
 FIRST_CALLBACK_S = 1.0
 FIRST_INPUT_CALLBACK_S = 4.0
@@ -33,20 +34,21 @@ class StartFailure:
 def start_stream(
     stream, called_back: threading.Event, portaudio_error: type[Exception], wait_s: float = FIRST_CALLBACK_S
 ) -> StartFailure | None:
-    """Start ``stream``; None once it calls back within ``wait_s`` after the start returned
-    (``called_back`` is set by its callback through :func:`note_callback`), else why not."""
+    """Start ``stream``; None when it is active and has called back within ``wait_s`` (``called_back``
+    is set by its callback through :func:`note_callback`), else why not."""
     try:
         stream.start()
     except portaudio_error as err:
         return StartFailure(str(err.args[0]), worth_a_new_stream=err.args[1:2] == (PA_TIMED_OUT,))
-    called_back.clear()  # a callback before this moment may have come from a thread since cancelled
-    if not stream.active or not called_back.wait(wait_s):
+    if not stream.active:
+        return StartFailure("its audio thread ended as it started", worth_a_new_stream=True)
+    if not called_back.wait(wait_s):
         return StartFailure(f"no callback {wait_s:g} s after it started", worth_a_new_stream=True)
     return None
 
 
 def note_callback(called_back: threading.Event) -> None:
-    """For a stream's callback: sets the event when it is clear; otherwise only reads it (setting
+    """For a stream's callback: the first call sets the event; later ones only read it (setting
     takes a lock and wakes waiters, not for every buffer of a real-time thread)."""
     if not called_back.is_set():
         called_back.set()
