@@ -21,7 +21,7 @@ from typing import Any
 
 from experiment.errors import DataError
 
-EVENT_COLUMNS = ("time_s", "code", "label", "phase", "sent_ok", "detail")
+EVENT_COLUMNS = ("time_s", "code", "label", "phase", "sent_ok", "detail", "write_ms")
 RESPONSE_COLUMNS = (
     "time_s",
     "phase",

@@ -51,6 +51,7 @@ from experiment.markers import MarkerSender
 from experiment.markers.device import PROTOCOLS as MARKER_PROTOCOLS
 from experiment.markers.device import SERIAL_PROTOCOLS, choose_device, open_for_session, pulse_once
 from experiment.markers.lsl import LslOutlet
+from experiment.markers.sender import uncertain_markers
 from experiment.playback import open_player
 from experiment.preflight import session_checks
 from experiment.record import RECORD_FILE, SessionRecord, first_fields, now_iso
@@ -173,6 +174,8 @@ def run(options: RunOptions) -> int:
         status, message = _run_session(session)
         if not session.markers.flush():
             log.error("Some markers were still waiting to be written when the session ended.")
+        if session.markers.uncertain:
+            session.incident("marker_time_uncertain", uncertain_markers(session.markers.uncertain))
         if parts.recorder is not None:  # the recorder's view of the last markers, then its summary
             for kind, detail in parts.recorder.finish():
                 session.incident(kind, detail)

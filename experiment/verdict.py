@@ -24,6 +24,8 @@ WHAT_TO_DO = {
     "audio_onset_estimate": f"the audio onset marker may be more than 2 ms off: {NOTE_AND_LOOPBACK}",
     "audio_sync_disagreement": f"the audio's sync markers disagree with its onset marker by more than 2 ms: "
     f"{NOTE_AND_LOOPBACK}",
+    "marker_time_uncertain": "the PC was too busy to write some markers on time and their times may be over "
+    "2 ms off: note it in the lab log (session.json names them); close other programs on this PC",
     "marker_not_recorded": "the recorder did not show a marker the trigger box was sent: check the trigger cable "
     "in the recorder's trigger input and note the marker in the lab log (session.json names it)",
     "recorder_lost": "the recorder's stream stopped: check that the recorder is still recording before the next "

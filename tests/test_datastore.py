@@ -22,6 +22,7 @@ def test_rows_are_on_disk_before_close(tmp_path):
             "phase": "baseline",
             "sent_ok": "true",
             "detail": "",
+            "write_ms": "",
         }
     ]
     writer.close()

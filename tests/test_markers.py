@@ -10,15 +10,16 @@ import sys
 import time
 
 import pytest
-from helpers import REPO, TtyPair, marker_timing_faults
+from helpers import REPO, TtyPair, logged_markers, marker_timing_faults
 from kernel_trace import DescriptorWatch, WriteTrace
 
 from experiment.clock import SessionClock
 from experiment.datastore import EVENT_COLUMNS, AppendOnlyCsv
 from experiment.errors import DeviceError
-from experiment.markers import MarkerSender, open_device
+from experiment.markers import MarkerSender, open_device, serialport
 from experiment.markers.device import SERIAL_PROTOCOLS
 from experiment.markers.ports import identify, lower_ftdi_latency, resolve_port
+from experiment.markers.sender import uncertain_markers
 
 CODES = {f"e{code}": code for code in (1, 7, 10, 16, 99, 128, 200, 254, 255)}
 
@@ -66,7 +67,7 @@ def test_a_burst_of_markers_arrives_whole_in_order_and_never_overlapping(tmp_pat
         protocol,
         pair.box.settled(),
         writes,
-        [float(r["time_s"]) + origin_s for r in rows],
+        logged_markers(rows, origin_s),
         list(CODES.values()),
         device.hold_s,
         device.rest_s,
@@ -120,6 +121,33 @@ def test_lost_port_is_flagged_then_reconnected(tmp_path):
     finally:
         device.close()
         replugged.close()
+
+
+def test_a_write_that_loses_the_processor_says_so_in_its_row_and_the_incident(tmp_path, make_tty_pair, monkeypatch):
+    """The window is the program's own measure: a write the thread was held up in is logged with
+    its length, and counted as uncertain over 2 ms. (The hold-up is made here: a thread losing the
+    processor mid-write to a busy PC or a virtual machine's host cannot be caused at will.)"""
+    clocked_write = serialport._clocked_write
+
+    def held_up_after_writing(fd, data):
+        before, sent, _ = clocked_write(fd, data)
+        time.sleep(0.0025)
+        return before, sent, time.perf_counter()
+
+    pair = make_tty_pair("brainproducts")
+    device = open_device("brainproducts", pair.near, None, 2.0)
+    sender = make_sender(tmp_path, device)
+    sender.send("e1")
+    sender.flush()
+    monkeypatch.setattr(serialport, "_clocked_write", held_up_after_writing)
+    sender.send("e7")
+    close_sender(sender)
+    device.close()
+    first, second = (float(r["write_ms"]) for r in logged(tmp_path))
+    assert first < 2.0 <= 2.5 <= second
+    assert [label for label, _ in sender.uncertain] == ["e7"]
+    assert uncertain_markers(sender.uncertain).startswith("1 marker(s) took longer than 2 ms to write")
+    assert 7 in pair.bytes()
 
 
 def test_lsl_outlet_carries_the_labels_with_write_times(tmp_path):

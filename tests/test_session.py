@@ -23,6 +23,7 @@ from helpers import (
     autopilot_answers,
     count_rows,
     find_window,
+    logged_markers,
     marker_timing_faults,
     press_escape_and_confirm,
     read_csv,
@@ -38,6 +39,7 @@ from helpers import (
 from kernel_trace import DescriptorWatch, WriteTrace
 
 from experiment.config import file_sha256, load_protocol, required_events
+from experiment.markers.sender import UNCERTAIN_WRITE_S
 
 CONTRACT_FIELDS = (
     "participant",
@@ -338,12 +340,15 @@ def test_every_box_receives_the_sessions_markers_as_logged(tmp_path, make_tty_pa
         protocol,
         pair.box.settled(),
         writes,
-        [float(r["time_s"]) + record["clock_origin_s"] for r in rows],
+        logged_markers(rows, record["clock_origin_s"]),
         [int(r["code"]) for r in rows],
         record["markers"]["hold_ms"] / 1000,
         record["markers"]["rest_ms"] / 1000,
     )
     assert not faults, faults
+    slow = [r["label"] for r in rows if float(r["write_ms"]) > UNCERTAIN_WRITE_S * 1000]
+    flagged = [i for i in record.get("incidents", []) if i["kind"] == "marker_time_uncertain"]
+    assert bool(slow) == bool(flagged), (slow, flagged)
 
 
 def test_unplugged_box_never_stops_the_session(tmp_path, tty_pair):

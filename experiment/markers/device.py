@@ -10,7 +10,20 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
+
+
+class WriteWindow(NamedTuple):
+    """When a code reached the operating system: after ``start_s`` and before ``end_s``
+    (``time.perf_counter``). ``start_s`` is the marker's logged time; the window's length bounds
+    how far off that can be (normally microseconds; longer when the thread lost the CPU)."""
+
+    start_s: float
+    end_s: float
+
+    @property
+    def length_s(self) -> float:
+        return self.end_s - self.start_s
 
 
 class MarkerDevice(Protocol):
@@ -35,8 +48,8 @@ class MarkerDevice(Protocol):
     rest_s: float
     needs_clear: bool
 
-    def set_code(self, code: int) -> float:
-        """Write ``code``; return ``time.perf_counter()`` taken as it was written.
+    def set_code(self, code: int) -> WriteWindow:
+        """Write ``code``; return the clock readings just before and just after the write.
 
         Raises :class:`~experiment.errors.DeviceError` when it could not be written.
         """
@@ -131,10 +144,10 @@ def pulse_once(device: MarkerDevice, code: int) -> float:
     """Write ``code``, hold it, clear the lines; return when it was written (perf_counter)."""
     import time
 
-    written_at = device.set_code(code)
+    written = device.set_code(code)
     time.sleep(device.hold_s)
     device.clear()
-    return written_at
+    return written.start_s
 
 
 def open_for_session(protocol: str, port: str | None, markers) -> tuple[MarkerDevice, str | None]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from experiment.markers.device import WriteWindow
+
 
 class NullDevice:
     name = "none"
@@ -11,8 +13,9 @@ class NullDevice:
     rest_s = 0.0
     needs_clear = False
 
-    def set_code(self, code: int) -> float:
-        return time.perf_counter()
+    def set_code(self, code: int) -> WriteWindow:
+        now = time.perf_counter()
+        return WriteWindow(now, now)
 
     def clear(self) -> None:
         pass

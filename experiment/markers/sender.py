@@ -6,6 +6,10 @@ code, so markers never overlap and the recorder sees every one as its own event.
 may be scheduled for a moment (``at_perf``): the audio onset is written when the first sample
 reaches the output, not when playback was asked for.
 
+Each row's ``time_s`` is the clock read just before the write and ``write_ms`` how long until
+just after it: the code reached the operating system within that window (normally a few
+microseconds). Markers whose window was longer than 2 ms are kept in :attr:`MarkerSender.uncertain`.
+
 A failed write never stops the session: the row says ``sent_ok`` false, the fault is counted,
 the technician is told, and the port is reopened before the next marker (at most once a
 second) until it works again.
@@ -25,7 +29,7 @@ from dataclasses import dataclass
 from experiment.clock import SessionClock
 from experiment.datastore import AppendOnlyCsv
 from experiment.errors import DeviceError, ExperimentError
-from experiment.markers.device import MarkerDevice
+from experiment.markers.device import MarkerDevice, WriteWindow
 
 log = logging.getLogger(__name__)
 RECONNECT_EVERY_S = 1.0
@@ -34,6 +38,11 @@ MARKER_THREAD_FIFO_PRIORITY = 10
 # 5 ms switch interval would let a marker's write lag its timestamp by as much (seen in a test
 # process: 4.6 ms). Set by every sender, so tests and benchmarks run as sessions do.
 SWITCH_INTERVAL_S = 0.0005
+# A write whose window (events.csv write_ms) is longer than this leaves its marker's time
+# uncertain by as much: the thread lost the processor mid-write (a busy PC, or a virtual machine's
+# host). The window also holds the wait for Python's interpreter lock after the write (up to about
+# 0.7 ms in test sessions here), which does not move the marker: 2 ms, as for the audio's markers.
+UNCERTAIN_WRITE_S = 0.002
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,15 @@ def raise_thread_priority() -> str:
         return f"SCHED_FIFO {MARKER_THREAD_FIFO_PRIORITY}"
     except (AttributeError, PermissionError, OSError):  # not Linux, or not permitted
         return "normal"
+
+
+def uncertain_markers(uncertain: list[tuple[str, float]]) -> str:
+    """The incident's detail for markers whose writes took longer than UNCERTAIN_WRITE_S."""
+    listed = ", ".join(f"{label} ({length_s * 1000:.2f} ms)" for label, length_s in uncertain)
+    return (
+        f"{len(uncertain)} marker(s) took longer than {UNCERTAIN_WRITE_S * 1000:g} ms to write, so each logged time "
+        f"may be off by up to its write time (events.csv write_ms): {listed}"
+    )
 
 
 def wait_until(perf_s: float) -> None:
@@ -96,6 +114,7 @@ class MarkerSender:
         self.phase = ""
         self.faults = 0
         self.reconnects = 0
+        self.uncertain: list[tuple[str, float]] = []  # (label, write window) of markers written too slowly
         self.last: tuple[str, int, bool] | None = None
         self.written: list[tuple[str, str, float]] = []  # (label, detail, perf_counter) of each code written
         self.on_written = None  # called (label, code, perf_counter) on the marker thread after each write
@@ -144,39 +163,44 @@ class MarkerSender:
 
     def _deliver(self, request: _Request) -> None:
         wait_until(max(self._lines_free_at, request.at_perf or 0.0))
-        written_at, sent_ok = self._write(request)
+        written, sent_ok = self._write(request)
         if self.lsl is not None:
-            self.lsl.push(request.label, written_at)
+            self.lsl.push(request.label, written.start_s)
         self.events.append(
             {
-                "time_s": self.clock.from_perf_counter(written_at),
+                "time_s": self.clock.from_perf_counter(written.start_s),
                 "code": request.code,
                 "label": request.label,
                 "phase": request.phase,
                 "sent_ok": sent_ok,
                 "detail": request.detail,
+                "write_ms": f"{written.length_s * 1000:.3f}",
             }
         )
         self.last = (request.label, request.code, sent_ok)
         if sent_ok:
-            self.written.append((request.label, request.detail, written_at))
+            if written.length_s > UNCERTAIN_WRITE_S:
+                self.uncertain.append((request.label, written.length_s))
+            self.written.append((request.label, request.detail, written.start_s))
             if self.on_written is not None:
-                self.on_written(request.label, request.code, written_at)
+                self.on_written(request.label, request.code, written.start_s)
 
-    def _write(self, request: _Request) -> tuple[float, bool]:
+    def _write(self, request: _Request) -> tuple[WriteWindow, bool]:
         device = self.device
         try:
             if self._lost:
                 self._reconnect()
-            written_at = device.set_code(request.code)
+            written = device.set_code(request.code)
+            # The hold counts from when the write had surely happened (the window's end), so a
+            # write delayed within its window never shortens the code on the lines.
             if device.needs_clear:
-                wait_until(written_at + device.hold_s)
+                wait_until(written.end_s + device.hold_s)
                 device.clear()
                 lines_clear_at = time.perf_counter()
             else:  # the box drops the lines itself
-                lines_clear_at = written_at + device.hold_s
+                lines_clear_at = written.end_s + device.hold_s
             self._lines_free_at = lines_clear_at + device.rest_s
-            return written_at, True
+            return written, True
         except DeviceError as err:
             self.faults += 1
             if not self._lost:
@@ -187,7 +211,8 @@ class MarkerSender:
                 )
             self._lost = True
             log.warning("Marker not sent: %s (code %d)", request.label, request.code)
-            return time.perf_counter(), False
+            now = time.perf_counter()
+            return WriteWindow(now, now), False
 
     def _reconnect(self) -> None:
         now = time.perf_counter()

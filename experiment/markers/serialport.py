@@ -6,12 +6,15 @@ the bytes for a code, the bytes that clear the lines, and what to send when the 
 
 from __future__ import annotations
 
+import functools
+import operator
 import os
 import time
 
 import serial
 
 from experiment.errors import DeviceError
+from experiment.markers.device import WriteWindow
 from experiment.markers.ports import list_ports, resolve_port
 
 
@@ -84,24 +87,21 @@ class SerialMarkerDevice:
         except (serial.SerialException, OSError) as err:
             raise DeviceError(f"The marker port {self.port} stopped working ({_reason(err)}).") from None
 
-    def set_code(self, code: int) -> float:
+    def set_code(self, code: int) -> WriteWindow:
         if not 1 <= code <= 255:
             raise ValueError(f"marker code {code} is outside 1-255")
         data = self.encode(code)
         fd = getattr(self._serial, "fd", None)  # a real port on POSIX; URL handlers have none
         if fd is None:
-            written_at = time.perf_counter()
+            start_s = time.perf_counter()
             self.write(data)
-            return written_at
-        # Nothing but the write between the clock and the kernel: every Python step in between
-        # is a point where another thread can take the interpreter (and the time) first.
+            return WriteWindow(start_s, time.perf_counter())
         try:
-            written_at = time.perf_counter()
-            sent = os.write(fd, data)
+            start_s, sent, end_s = _clocked_write(fd, data)
         except OSError as err:
             raise DeviceError(f"The marker port {self.port} stopped working ({_reason(err)}).") from None
         self.write(data[sent:])  # the rest of a partial write (none in practice), and the drain
-        return written_at
+        return WriteWindow(start_s, end_s)
 
     def clear(self) -> None:
         if self.needs_clear:
@@ -132,6 +132,18 @@ class SerialMarkerDevice:
             pass  # closing a lost port: nothing more to clear
         finally:
             self._serial.close()
+
+
+def _clocked_write(fd: int, data: bytes) -> tuple[float, int, float]:
+    """``os.write(fd, data)`` between two clock readings: (before, bytes written, after).
+
+    The three calls run one after another inside the interpreter's C code, with no Python step
+    between them: at a Python step another thread may take the interpreter, and the write would
+    wait for it (up to the switch interval and beyond) after its time was taken.
+    """
+    clock = time.perf_counter
+    before, sent, after = map(operator.call, (clock, functools.partial(os.write, fd, data), clock))
+    return before, sent, after
 
 
 def _reason(err: Exception) -> str:
