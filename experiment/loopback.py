@@ -23,7 +23,13 @@ import numpy as np
 from experiment.errors import DeviceError
 from experiment.playback import SoundDevicePlayer, sounddevice_rate
 from experiment.stream_clock import UNSTEADY_MS, StreamClock
-from experiment.stream_start import FIRST_INPUT_CALLBACK_S, note_callback, start_stream
+from experiment.stream_start import (
+    FIRST_INPUT_CALLBACK_S,
+    StartFailure,
+    note_callback,
+    start_stream,
+    start_with_one_retry,
+)
 
 CLICKS = 20
 PERIOD_S = 0.5  # a click every half second: well beyond any round trip
@@ -159,13 +165,8 @@ class _Recorder:
             self._frames += frames
 
     def start(self) -> None:
-        failure = start_stream(self._stream, self._called_back, self._sd.PortAudioError, FIRST_INPUT_CALLBACK_S)
-        if failure and failure.worth_a_new_stream and not self.start_retries:
-            # Nothing has been recorded yet: a new stream costs the self-test nothing.
-            self.start_retries += 1
-            self._stream.close(ignore_errors=True)
-            self._open_stream()
-            failure = start_stream(self._stream, self._called_back, self._sd.PortAudioError, FIRST_INPUT_CALLBACK_S)
+        # Nothing has been recorded before the start: a new stream costs the self-test nothing.
+        failure, self.start_retries = start_with_one_retry(self._start_stream, self._open_afresh, "sound input")
         if failure:
             raise DeviceError(
                 f"The sound input {self.device_name} did not start ({failure.reason}): "
@@ -179,6 +180,13 @@ class _Recorder:
                     "check the input device and the sound settings."
                 )
             time.sleep(0.02)
+
+    def _start_stream(self) -> StartFailure | None:
+        return start_stream(self._stream, self._called_back, self._sd.PortAudioError, FIRST_INPUT_CALLBACK_S)
+
+    def _open_afresh(self) -> None:
+        self._stream.close(ignore_errors=True)
+        self._open_stream()
 
     def close(self) -> np.ndarray:
         """Stop; the recorded samples."""

@@ -34,7 +34,7 @@ from experiment.audio import resample
 from experiment.errors import DeviceError
 from experiment.frames import FileFrames, Frames, as_frames, whole
 from experiment.stream_clock import StreamClock
-from experiment.stream_start import StartFailure, note_callback, start_stream
+from experiment.stream_start import StartFailure, note_callback, start_stream, start_with_one_retry
 
 log = logging.getLogger(__name__)
 INT16_SCALE = 1.0 / 32768.0
@@ -218,28 +218,27 @@ class SoundDevicePlayer(_Playback):
         self._done.set()
 
     def start(self) -> None:
+        """Start playing. A stream that did not start in time is replaced, once, while none of the
+        recording has been handed to the sound system (its first sample waits for a steady
+        stream): a new stream costs the participant nothing; a failed session costs the study one."""
         if isinstance(self.frames, FileFrames):
             self.frames.wait_ready()  # the first seconds decoded before the stream asks for them
-        self._started_perf = time.perf_counter()
-        failure = start_stream(self._stream, self._called_back, self._sd.PortAudioError)
+        failure, self.start_retries = start_with_one_retry(
+            self._start_stream, self._open_afresh, "sound output", may_retry=lambda: not self.frames_played
+        )
         if failure:
-            self._start_afresh(failure)
-
-    def _start_afresh(self, failure: StartFailure) -> None:
-        """A stream that did not start in time is replaced, once, while none of the recording has
-        been handed to the sound system (its first sample waits for a steady stream): a new
-        stream costs the participant nothing; a failed session costs the study one."""
-        if self.start_retries or not failure.worth_a_new_stream or self.frames_played:
             raise DeviceError(
                 f"The sound output {self.device_name} did not start ({failure.reason}): "
                 "check the headphones and sound settings, and close other programs playing sound."
-            ) from None
-        log.warning("The sound output took too long to start (%s): starting a new stream", failure.reason)
-        self.start_retries += 1
-        with contextlib.suppress(self._sd.PortAudioError):
-            self._stream.close(ignore_errors=True)
+            )
+
+    def _start_stream(self) -> StartFailure | None:
+        self._started_perf = time.perf_counter()
+        return start_stream(self._stream, self._called_back, self._sd.PortAudioError)
+
+    def _open_afresh(self) -> None:
+        self._stream.close(ignore_errors=True)
         self._open_stream()
-        self.start()
 
     def finished(self) -> bool:
         return self._done.is_set()

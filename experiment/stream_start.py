@@ -13,8 +13,12 @@ active and have called back. Both are cured by a new stream; any other failure i
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
 
 PA_TIMED_OUT = -9987  # PortAudio's paTimedOut
 # PortAudio's own wait for a stream's audio thread. A started output stream calls back well within
@@ -45,6 +49,23 @@ def start_stream(
     if not called_back.wait(wait_s):
         return StartFailure(f"no callback {wait_s:g} s after it started", worth_a_new_stream=True)
     return None
+
+
+def start_with_one_retry(
+    start: Callable[[], StartFailure | None],
+    open_afresh: Callable[[], None],
+    what: str,
+    may_retry: Callable[[], bool] = lambda: True,
+) -> tuple[StartFailure | None, int]:
+    """``start()``; when it fails in a way a new stream may cure and ``may_retry()`` (the caller's
+    rule: nothing the stream was given may be lost), ``open_afresh()`` and ``start()`` once more.
+    Returns the last start's failure (None: started) and how many new streams were opened."""
+    failure = start()
+    if failure is None or not failure.worth_a_new_stream or not may_retry():
+        return failure, 0
+    log.warning("The %s took too long to start (%s): starting a new stream", what, failure.reason)
+    open_afresh()
+    return start(), 1
 
 
 def note_callback(called_back: threading.Event) -> None:
