@@ -14,6 +14,8 @@ import sys
 import pytest
 from helpers import REPO, read_csv, run_session, session_dir, start_session, wait_for_marker, write_protocol
 
+from experiment.datastore import EVENT_COLUMNS
+
 TELLTALES = ("Traceback", "damaged", "restore it from the backup")
 
 
@@ -79,7 +81,7 @@ def test_a_disk_that_fills_mid_session_ends_in_one_sentence_and_the_session_resu
     assert f"Everything recorded so far is in {session_dir(data, 'P301')}" in last
     folder = session_dir(data, "P301")
     with (folder / "events.csv").open(newline="") as handle:  # every row whole
-        assert all(len(row) == 6 for row in csv.reader(handle))
+        assert all(len(row) == len(EVENT_COLUMNS) for row in csv.reader(handle))
     assert verify_ledger(data / "allocation.sqlite").returncode == 0
 
     (small_disk / "filler.bin").unlink()  # space is freed: the technician starts the session again

@@ -1,7 +1,7 @@
 """The session's tables in BIDS form, and the JSON that describes every column and code.
 
 events.tsv: one row per marker (onset on the session clock, duration 0, trial_type = its
-label, value = its code, phase, sent_ok, detail) and one per phase (trial_type ``phase``, its
+label, value = its code, phase, sent_ok, detail, write_ms) and one per phase (trial_type ``phase``, its
 duration, detail = its kind). beh.tsv: one row per questionnaire answer. participants.tsv:
 participant_id and group (and stratum where the study is stratified).
 """
@@ -12,7 +12,7 @@ import csv
 from pathlib import Path
 
 TASK_NAME = "selfcompassion"
-EVENT_COLUMNS = ("onset", "duration", "trial_type", "value", "phase", "sent_ok", "detail")
+EVENT_COLUMNS = ("onset", "duration", "trial_type", "value", "phase", "sent_ok", "detail", "write_ms")
 BEH_COLUMNS = (
     "onset", "response_time", "phase", "questionnaire", "item", "value", "input", "position", "response_type",
 )  # fmt: skip
@@ -53,6 +53,7 @@ def event_rows(events: list[dict], phases: list[dict]) -> list[dict]:
             "phase": na(e.get("phase")),
             "sent_ok": e.get("sent_ok", "true"),
             "detail": na(e.get("detail")),
+            "write_ms": na(e.get("write_ms")),
         }
         for e in events
     ]
@@ -65,6 +66,7 @@ def event_rows(events: list[dict], phases: list[dict]) -> list[dict]:
             "phase": p["name"],
             "sent_ok": "n/a",
             "detail": p.get("kind") or "n/a",
+            "write_ms": "n/a",
         }
         for p in phases
     ]
@@ -122,6 +124,10 @@ def events_description(codes: dict[str, int], phase_kinds: dict[str, str], softw
         },
         "detail": {"Description": "The item id (item_onset), the seconds into the recording (sync), the audio "
                    "file (audio markers, unless the study is blind), or the phase's kind (phase rows)."},
+        "write_ms": {"Description": "How long the write of the marker's code took: the code reached the operating "
+                     "system between onset and onset + write_ms. Over 2 ms the session recorded the incident "
+                     "marker_time_uncertain. n/a for phase rows and sessions recorded before it was kept.",
+                     "Units": "ms"},
         "StimulusPresentation": software,
     }  # fmt: skip
 
