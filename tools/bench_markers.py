@@ -5,8 +5,9 @@
 For each serial protocol, 1000 markers go through the real marker thread to one end of a
 socat tty pair; an emulator of the box reads the other end and timestamps the moment each
 code is complete, and the kernel's own trace (tests/kernel_trace.py, needs root) gives the
-moment of each write(). Two figures: logged time -> write() (the program's claim) and write()
--> the box (the stand-in cable), idle and while demo sessions run beside it (on its own
+moment of each write(). Three figures: logged time -> write() (the program's claim), write()
+-> the box (the stand-in cable), and the write window each marker logged (events.csv write_ms:
+the claim's own bound), idle and while demo sessions run beside it (on its own
 virtual screen and sound server). Then a short sound
 is played ``--plays`` times and the audio onset marker's write time is compared with the
 player's reported start. Last, the stand-in cable itself: plain 2-byte writes between two
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import os
 import select
 import statistics
@@ -52,8 +54,9 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
 
-def marker_latency(protocol: str, n: int, folder: Path) -> tuple[list[float], list[float]]:
-    """(logged time -> the kernel's write, write -> the box's read) of ``n`` markers, in ms."""
+def marker_latency(protocol: str, n: int, folder: Path) -> tuple[list[float], list[float], list[float]]:
+    """(logged time -> the kernel's write, write -> the box's read, the logged write window) of ``n``
+    markers, in ms."""
     pair = TtyPair(folder, protocol)
     try:
         return _marker_latency(pair, protocol, n, folder)
@@ -61,7 +64,7 @@ def marker_latency(protocol: str, n: int, folder: Path) -> tuple[list[float], li
         pair.close()
 
 
-def _marker_latency(pair: TtyPair, protocol: str, n: int, folder: Path) -> tuple[list[float], list[float]]:
+def _marker_latency(pair: TtyPair, protocol: str, n: int, folder: Path) -> tuple[list[float], list[float], list[float]]:
     codes = {f"c{c}": c for c in range(1, 256)}
     events = AppendOnlyCsv(folder / "events.csv", EVENT_COLUMNS)
     clock = SessionClock()
@@ -76,14 +79,17 @@ def _marker_latency(pair: TtyPair, protocol: str, n: int, folder: Path) -> tuple
         device.close()
         writes = trace.writes(os.getpid(), *port.result())
     received = pair.box.settled(0.5)
-    written = [float(line.split(",")[0]) for line in (folder / "events.csv").read_text().splitlines()[1:]]
+    with (folder / "events.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    written = [float(row["time_s"]) for row in rows]
+    windows = [float(row["write_ms"]) for row in rows]
     byte_write_times = [w.time_s for w in writes for _ in range(w.count)]
     at_box = decode(protocol, received)
     at_write = decode(protocol, [(t, b) for t, (_, b) in zip(byte_write_times, received, strict=True)])
     assert len(at_box) == len(at_write) == len(written) == n, (protocol, len(at_box), len(written))
     lag = [(clock.from_perf_counter(w.start) - logged) * 1000 for w, logged in zip(at_write, written, strict=True)]
     hop = [(b.start - w.start) * 1000 for b, w in zip(at_box, at_write, strict=True)]
-    return lag, hop
+    return lag, hop, windows
 
 
 def tracer_cost(n: int = 20000) -> tuple[float, float]:
@@ -204,10 +210,10 @@ def print_relay(label: str, n: int) -> None:
 def print_marker_latency(label: str, n: int, folder: Path) -> None:
     for protocol in PROTOCOLS:
         (folder / f"{label}-{protocol}").mkdir()
-        lag, hop = marker_latency(protocol, n, folder / f"{label}-{protocol}")
+        lag, hop, windows = marker_latency(protocol, n, folder / f"{label}-{protocol}")
         print(
             f"  {label:<22}{protocol:<14}"
-            + "".join(f"{f(x):8.3f}" for x in (lag, hop) for f in (statistics.median, p99, max))
+            + "".join(f"{f(x):8.3f}" for x in (lag, hop, windows) for f in (statistics.median, p99, max))
             + f"{min(lag):8.3f}"
         )
 
@@ -234,8 +240,11 @@ def measure(args: argparse.Namespace) -> None:
     bare_us, traced_us = tracer_cost()
     print(f"The kernel trace's cost: a 1-byte write() takes {bare_us:.2f} µs, {traced_us:.2f} µs traced (median)")
     print(f"Markers, {args.markers} per protocol through the marker thread to a socat tty pair (ms):")
-    print(f"  {'condition':<22}{'protocol':<14}{'logged time -> kernel write()':<24}{'write() -> box read':<24}")
-    print(f"  {'':<36}" + f"{'median':>8}{'p99':>8}{'worst':>8}" * 2 + f"{'least':>8}")
+    print(
+        f"  {'condition':<22}{'protocol':<14}{'logged time -> kernel write()':<24}{'write() -> box read':<24}"
+        f"{'write window (write_ms)':<24}"
+    )
+    print(f"  {'':<36}" + f"{'median':>8}{'p99':>8}{'worst':>8}" * 3 + f"{'least lag':>10}")
     with tempfile.TemporaryDirectory() as tmp:
         print_marker_latency("idle", args.markers, Path(tmp))
         with demo_sessions_running(Path(tmp) / "demo"):
