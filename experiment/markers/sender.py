@@ -41,7 +41,7 @@ SWITCH_INTERVAL_S = 0.0005
 # A write whose window (events.csv write_ms) is longer than this leaves its marker's time
 # uncertain by as much: the thread lost the processor mid-write (a busy PC, or a virtual machine's
 # host). The window also holds the wait for Python's interpreter lock after the write (up to about
-# 0.7 ms in test sessions here), which does not move the marker: 2 ms, as for the audio's markers.
+# 0.9 ms in test sessions here), which does not move the marker: 2 ms, as for the audio's markers.
 UNCERTAIN_WRITE_S = 0.002
 
 
