@@ -87,6 +87,13 @@ class StreamClock:
         keep = frames >= frames[-1] - RECENT_S * self.rate_hz
         return _line(frames[keep], dac[keep])
 
+    def longest_steady_gap_s(self) -> float | None:
+        """The longest wait between two callbacks once the stream ran steadily: about one buffer
+        when all is well; near the output latency or beyond, the program was late to refill it."""
+        if self.steady_from is None or len(self.wall_s) - self.steady_from < 2:
+            return None
+        return float(np.max(np.diff(self.wall_s[self.steady_from :])))
+
     def latency_s(self) -> float | None:
         """Median time from a callback to its buffer being heard, over the steady callbacks."""
         if self.steady_from is None:

@@ -66,3 +66,16 @@ def test_a_six_millisecond_stutter_shows_in_the_residuals_and_barely_moves_the_l
     whole = clock.fit(recent=False)
     assert whole.residual_max_s == pytest.approx(0.006, abs=0.0001)
     assert whole.at(0) == pytest.approx(ONSET_S, abs=2e-5)
+
+
+def test_a_late_refill_shows_as_the_longest_gap_between_steady_callbacks():
+    """The queue-filling burst before the steady state is not counted; one refill 30 ms late is."""
+    clock = StreamClock(RATE_HZ)
+    assert clock.longest_steady_gap_s() is None
+    for n in range(20):  # the burst: callbacks 0.1 ms apart, then a 2-s wait before playing
+        clock.add(n * BLOCK, ONSET_S - 2.0, ONSET_S - 4.0 + n * 1e-4)
+    feed(clock, 100, start=20)
+    assert clock.longest_steady_gap_s() == pytest.approx(BLOCK / RATE_HZ, abs=1e-9)
+    late = clock.frames[-1] + BLOCK
+    clock.add(late, ONSET_S + late / RATE_HZ, ONSET_S + late / RATE_HZ - LATENCY_S + 0.030)
+    assert clock.longest_steady_gap_s() == pytest.approx(BLOCK / RATE_HZ + 0.030, abs=1e-9)
