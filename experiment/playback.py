@@ -33,7 +33,6 @@ from experiment import machine
 from experiment.audio import resample
 from experiment.errors import DeviceError
 from experiment.frames import FileFrames, Frames, as_frames, whole
-from experiment.realtime import raise_thread_priority
 from experiment.stream_clock import StreamClock
 from experiment.stream_start import StartFailure, note_callback, start_stream, start_with_one_retry
 
@@ -94,11 +93,6 @@ class SoundDevicePlayer(_Playback):
 
     backend = "sounddevice"
     START_MARGIN_S = 0.1  # the first sample is placed this far after the steady stream's next buffer
-    # PortAudio's callback thread (one per stream) runs at normal priority unless asked: behind
-    # other programs on a busy PC it can miss its ~35 ms buffer, and the participant hears a gap
-    # (a test session here: 20 ms at 1.57 s of a 2-s recording). Just below the marker thread:
-    # a buffer has milliseconds to spare, a due marker none.
-    CALLBACK_FIFO_PRIORITY = 9
     STEADY_WAIT_S = 6.0  # a stream that never runs steadily starts anyway, on its own estimate
 
     def __init__(
@@ -129,7 +123,6 @@ class SoundDevicePlayer(_Playback):
         self.clock = StreamClock(self.rate_hz)
         self._stream_frames = 0  # frames written, the leading silence included
         self.underflows = 0  # buffers the sound system asked for too late: the output stuttered
-        self.callback_priority: str | None = None  # set by the stream's first callback, in its thread
         self._audio_start: int | None = None  # stream frame of the recording's first sample
         self._started_perf = 0.0
         self._first_dac: float | None = None
@@ -158,8 +151,6 @@ class SoundDevicePlayer(_Playback):
         return now + self.latency_s
 
     def _callback(self, outdata, frames, timing, status) -> None:
-        if self.callback_priority is None:
-            self.callback_priority = raise_thread_priority(self.CALLBACK_FIFO_PRIORITY)
         note_callback(self._called_back)
         if status.output_underflow:
             self.underflows += 1
@@ -264,7 +255,6 @@ class SoundDevicePlayer(_Playback):
             "decode_underruns": self.frames.underruns,
             "output_underflows": self.underflows,
             "stream_start_retries": self.start_retries,
-            "callback_thread_priority": self.callback_priority,
             "callback_gap_max_ms": _rounded(self.clock.longest_steady_gap_s(), 3, scale=1000),
         }
         if whole is not None and self._audio_start is not None:

@@ -3,13 +3,10 @@ is opened afresh once, before any of the recording has played, and says so."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import resource
 import signal
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -90,34 +87,13 @@ def test_a_stream_whose_audio_thread_is_gone_after_the_start_is_started_afresh_a
     assert player.finished() and player.frames_played == player.total_frames
 
 
-def real_time_threads(priority: int) -> list[int]:
-    """This process's threads the kernel runs at SCHED_FIFO ``priority``."""
-    found = []
-    for task in Path("/proc/self/task").iterdir():
-        with contextlib.suppress(ProcessLookupError):  # a thread that ended meanwhile
-            if os.sched_getscheduler(int(task.name)) == os.SCHED_FIFO:
-                if os.sched_getparam(int(task.name)).sched_priority == priority:
-                    found.append(int(task.name))
-    return found
-
-
-def test_the_sound_callback_runs_in_real_time_and_says_how_long_it_waited(player):
-    """PortAudio's own callback thread is made real-time by its first callback where the system
-    allows it (root, or an rtprio limit; else it says "normal"), so other programs cannot make it
-    miss a buffer."""
-    assert real_time_threads(SoundDevicePlayer.CALLBACK_FIFO_PRIORITY) == []
+def test_the_player_says_how_long_it_waited_between_refills(player):
+    """The longest wait between two callbacks once the stream ran steadily: after an underflow it
+    tells whether the program was late (near the ~35 ms output latency) or the sound system."""
     player.start()
-    while not player.finished() and player.frames_played < player.total_frames // 2:
-        time.sleep(0.01)
-    during = real_time_threads(SoundDevicePlayer.CALLBACK_FIFO_PRIORITY)
     while not player.finished():
         time.sleep(0.01)
     timing = player.timing()
-    if os.geteuid() == 0 or resource.getrlimit(resource.RLIMIT_RTPRIO)[0] >= SoundDevicePlayer.CALLBACK_FIFO_PRIORITY:
-        assert timing["callback_thread_priority"] == f"SCHED_FIFO {SoundDevicePlayer.CALLBACK_FIFO_PRIORITY}"
-        assert len(during) == 1 and threading.get_native_id() not in during
-    else:
-        assert timing["callback_thread_priority"] == "normal" and during == []
     steady_waits_ms = 1000 * np.diff(player.clock.wall_s[player.clock.steady_from :])
     assert timing["callback_gap_max_ms"] == pytest.approx(steady_waits_ms.max(), abs=0.001)
     assert timing["callback_gap_max_ms"] > np.median(steady_waits_ms) > 0

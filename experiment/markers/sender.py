@@ -18,6 +18,7 @@ second) until it works again.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import sys
 import threading
@@ -29,12 +30,9 @@ from experiment.clock import SessionClock
 from experiment.datastore import AppendOnlyCsv
 from experiment.errors import DeviceError, ExperimentError
 from experiment.markers.device import MarkerDevice, WriteWindow
-from experiment.realtime import raise_thread_priority
 
 log = logging.getLogger(__name__)
 RECONNECT_EVERY_S = 1.0
-# Real-time, so a busy machine cannot park the marker thread between reading the clock and
-# writing the code; above the sound callback's (playback.py): a due marker waits for nothing.
 MARKER_THREAD_FIFO_PRIORITY = 10
 # The marker thread must get the interpreter soon after another thread lets go: Python's default
 # 5 ms switch interval would let a marker's write lag its timestamp by as much (seen in a test
@@ -54,6 +52,20 @@ class _Request:
     phase: str
     detail: str
     at_perf: float | None
+
+
+def raise_thread_priority() -> str:
+    """Make the calling thread real-time where the system allows it; say what it got.
+
+    On a busy machine the scheduler can otherwise park the marker thread between reading the
+    clock and writing the code, so the logged time would be early by milliseconds.
+    (Linux: SCHED_FIFO needs root or an rtprio limit, e.g. in /etc/security/limits.d.)
+    """
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(MARKER_THREAD_FIFO_PRIORITY))
+        return f"SCHED_FIFO {MARKER_THREAD_FIFO_PRIORITY}"
+    except (AttributeError, PermissionError, OSError):  # not Linux, or not permitted
+        return "normal"
 
 
 def uncertain_markers(uncertain: list[tuple[str, float]]) -> str:
@@ -138,7 +150,7 @@ class MarkerSender:
 
     # --- the marker thread ------------------------------------------------------------------
     def _run(self) -> None:
-        self.thread_priority = raise_thread_priority(MARKER_THREAD_FIFO_PRIORITY)
+        self.thread_priority = raise_thread_priority()
         while (request := self._queue.get()) is not None:
             try:
                 self._deliver(request)
