@@ -72,7 +72,7 @@ def test_a_late_refill_shows_as_the_longest_gap_between_steady_callbacks():
     """The queue-filling burst before the steady state is not counted; one refill 30 ms late is."""
     clock = StreamClock(RATE_HZ)
     assert clock.longest_steady_gap_s() is None
-    for n in range(20):  # the burst: callbacks 0.1 ms apart, then a 2-s wait before playing
+    for n in range(20):  # the burst: callbacks 0.1 ms apart, then seconds before the stream plays
         clock.add(n * BLOCK, ONSET_S - 2.0, ONSET_S - 4.0 + n * 1e-4)
     feed(clock, 100, start=20)
     assert clock.longest_steady_gap_s() == pytest.approx(BLOCK / RATE_HZ, abs=1e-9)
