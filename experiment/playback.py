@@ -33,6 +33,7 @@ from experiment import machine
 from experiment.audio import resample
 from experiment.errors import DeviceError
 from experiment.frames import FileFrames, Frames, as_frames, whole
+from experiment.sound_thread import raise_sound_threads
 from experiment.stream_clock import StreamClock
 from experiment.stream_start import StartFailure, note_callback, start_stream, start_with_one_retry
 
@@ -142,6 +143,8 @@ class SoundDevicePlayer(_Playback):
                 f"Cannot open the sound output {self._device or '(default)'} ({err}): "
                 "check the headphones and sound settings."
             ) from None
+        # libpulse's thread, started with the stream, dates the timing replies the output times come from.
+        self.sound_thread_priority = raise_sound_threads()
 
     def _dac_perf(self, stream_time: float, current_time: float, now: float) -> float:
         # PortAudio's DAC time is on the stream clock; where the host reports 0 there, the
@@ -256,6 +259,7 @@ class SoundDevicePlayer(_Playback):
             "output_underflows": self.underflows,
             "stream_start_retries": self.start_retries,
             "callback_gap_max_ms": _rounded(self.clock.longest_steady_gap_s(), 3, scale=1000),
+            "sound_thread_priority": self.sound_thread_priority,
         }
         if whole is not None and self._audio_start is not None:
             info |= {

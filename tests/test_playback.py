@@ -3,15 +3,18 @@ is opened afresh once, before any of the recording has played, and says so."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 from helpers import SoundServer, dead_starts
 
+from experiment import sound_thread
 from experiment.playback import SoundDevicePlayer
 
 RATE_HZ = 48_000
@@ -97,6 +100,26 @@ def test_the_player_says_how_long_it_waited_between_refills(player):
     steady_waits_ms = 1000 * np.diff(player.clock.wall_s[player.clock.steady_from :])
     assert timing["callback_gap_max_ms"] == pytest.approx(steady_waits_ms.max(), abs=0.001)
     assert timing["callback_gap_max_ms"] > np.median(steady_waits_ms) > 0
+
+
+def sound_threads() -> dict[int, tuple[int, int]]:
+    """This process's libpulse threads: thread id -> (scheduling policy, priority), from the kernel."""
+    threads = {}
+    for task in Path("/proc/self/task").iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            if (task / "comm").read_text().strip() == "threaded-ml":
+                tid = int(task.name)
+                threads[tid] = (os.sched_getscheduler(tid), os.sched_getparam(tid).sched_priority)
+    return threads
+
+
+def test_the_sound_systems_thread_reads_its_timing_replies_at_real_time_priority(player):
+    """libpulse dates the server's timing replies by when its thread reads them, so that thread's
+    lateness would move the output times the markers are stamped from (experiment/sound_thread.py)."""
+    threads = sound_threads()
+    assert threads, "no libpulse thread in this process: the player did not reach PulseAudio through libpulse"
+    assert set(threads.values()) == {(os.SCHED_FIFO, sound_thread.FIFO_PRIORITY)}
+    assert player.timing()["sound_thread_priority"] == f"SCHED_FIFO {sound_thread.FIFO_PRIORITY}"
 
 
 def test_a_second_dead_start_stops_with_one_sentence(player, sound_server, monkeypatch):
