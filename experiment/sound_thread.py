@@ -7,8 +7,9 @@ for a playback stream the time of the reply's own trip back is not taken off (li
 ``stream.c``, the smoother is fed "now minus the request's trip"). So a reply read late - the
 thread at normal priority, waiting for the processor - moves every output time PortAudio reports
 after it, in steps the smoother spreads over seconds, while the sound itself keeps time. Measured
-with the loopback self-test beside two busy programs: sync markers 1.0-3.9 ms off the recorded
-clicks in 3 runs of 8 at normal priority, none over 1 ms at SCHED_FIFO (docs/development.md).
+with the loopback self-test beside two busy programs: 5 runs of 8 missed at normal priority (sync
+markers 1.0-8.3 ms off the recorded clicks), 2 of 8 at SCHED_FIFO (docs/development.md). When a
+virtual machine's host takes the processor away, no priority helps.
 On Windows and macOS there is no such thread and nothing to do.
 """
 

@@ -1,62 +1,51 @@
-"""Whether the virtual machine's host is taking the processors away ("steal"), for the tests that
-measure sound timing to the millisecond.
+"""How much of the processors the virtual machine's host took ("steal") while a sound-timing
+measurement ran, for the tests that measure sound timing to the millisecond.
 
-On this VM the host at times takes 10-30 % of both vCPUs for minutes (docs/development.md). No
-priority inside the guest helps then: PulseAudio's timing replies are read late and the output's
-reported times wander, which the loopback self-test rightly names as "did not keep time" - five
-measurements in a row once. A lab measures on a quiet PC (close other programs, run it again);
-these tests wait for a quiet host before each measurement instead, and every measurement still
-counts. An idle guest reads no steal whatever its host does (the host takes only a vCPU that
-wants to run), so the probe keeps every processor busy for a moment.
+On this VM the host at times takes 10-30 % of the vCPUs for minutes. No priority inside the guest
+helps then: the sound server's and libpulse's threads wake late, the output's reported times
+wander and buffers stray, which the loopback self-test rightly names as "did not keep time" -
+five measurements in a row once in CI. Measured with the self-test, 44 runs on the idle VM
+(docs/development.md): of the runs during which the host took at least 10 % of one processor,
+18 of 19 missed; of the others, 8 of 25. A lab measures again on a quiet PC; these tests measure
+again when the host was busy, and such a measurement does not count towards the test's limit.
+A measurement on a quiet host always counts, passed or missed.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 STAT = Path("/proc/stat")
-QUIET = 0.03  # of the processors' time taken by the host during a probe
-PROBE_S = 1.0
-WAIT_S = 120.0  # then measure anyway: a host that never calms down still gets its measurement
-PAUSE_S = 4.0
-SPIN = "import time\nend = time.monotonic() + {s}\nwhile time.monotonic() < end:\n    pass\n"
+BUSY_HOST = 0.10  # of one processor's time, taken by the host during a measurement
 
 
-def _ticks() -> tuple[int, int]:
-    """(steal, all) jiffies of every processor since boot."""
-    fields = [int(x) for x in STAT.read_text().split("\n", 1)[0].split()[1:]]
-    return fields[7], sum(fields)
-
-
-def host_steal(probe_s: float = PROBE_S) -> float | None:
-    """The share of the processors' time the host took while every processor was kept busy for
-    ``probe_s``; None where the kernel does not report steal."""
+def _steal_ticks() -> int | None:
     if not STAT.exists():
         return None
-    steal_before, all_before = _ticks()
-    spinners = [subprocess.Popen([sys.executable, "-c", SPIN.format(s=probe_s)]) for _ in range(os.cpu_count() or 1)]
-    for spinner in spinners:
-        spinner.wait()
-    steal_after, all_after = _ticks()
-    return (steal_after - steal_before) / max(all_after - all_before, 1)
+    return int(STAT.read_text().split("\n", 1)[0].split()[8])
 
 
-def wait_for_a_quiet_host(wait_s: float = WAIT_S) -> str:
-    """Wait until a probe finds the host taking less than ``QUIET`` of the processors (at most
-    ``wait_s``); what was seen, for the test's record."""
-    deadline = time.monotonic() + wait_s
-    busy = []
-    while True:
-        steal = host_steal()
-        if steal is None:
+class HostSteal:
+    """``with HostSteal() as host: ...``; then ``host.share`` (of one processor) and ``host.busy``."""
+
+    def __enter__(self) -> HostSteal:
+        self._ticks, self._started = _steal_ticks(), time.monotonic()
+        self.share: float | None = None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        ticks = _steal_ticks()
+        if ticks is not None and self._ticks is not None:
+            per_second = os.sysconf("SC_CLK_TCK")
+            self.share = (ticks - self._ticks) / per_second / max(time.monotonic() - self._started, 1e-3)
+
+    @property
+    def busy(self) -> bool:
+        return self.share is not None and self.share >= BUSY_HOST
+
+    def __str__(self) -> str:
+        if self.share is None:
             return "steal not reported"
-        if steal < QUIET:
-            return f"host quiet ({steal:.1%} taken)" + (f" after {len(busy)} busy probe(s): {busy}" if busy else "")
-        busy.append(f"{steal:.0%}")
-        if time.monotonic() > deadline:
-            return f"host still busy after {wait_s:.0f} s ({', '.join(busy)} taken): measured anyway"
-        time.sleep(PAUSE_S)
+        return f"the host took {self.share:.0%} of a processor" + (" (busy: not counted)" if self.busy else "")
