@@ -122,6 +122,37 @@ def check_marker_port(protocol, cli_protocol: str | None, cli_port: str | None) 
         device.close()
 
 
+def check_realtime_priority() -> str:
+    """Whether this account may run the marker thread and the sound system's thread at real-time
+    priority (Linux); without it a busy PC can delay a marker between its clock reading and its
+    write, and move the output times the audio's markers are stamped from."""
+    import getpass
+    import sys
+    import threading
+
+    from experiment.errors import DeviceError
+    from experiment.markers.sender import MARKER_THREAD_FIFO_PRIORITY, raise_thread_priority
+    from experiment.sound_thread import FIFO_PRIORITY
+
+    if not sys.platform.startswith("linux"):
+        return "normal priority on this system (no real-time scheduling to grant)"
+    got: list[str] = []
+    probe = threading.Thread(target=lambda: got.append(raise_thread_priority()), name="priority-probe")
+    probe.start()  # a thread of its own: the priority it gets ends with it
+    probe.join()
+    if got != [f"SCHED_FIFO {MARKER_THREAD_FIFO_PRIORITY}"]:
+        user = getpass.getuser()
+        raise DeviceError(
+            f"The account {user} may not run threads at real-time priority, so a busy PC can delay "
+            f'markers: run  echo "{user} - rtprio {MARKER_THREAD_FIFO_PRIORITY}" | sudo tee '
+            "/etc/security/limits.d/90-experiment.conf  and log in again."
+        )
+    return (
+        f"permitted: markers at SCHED_FIFO {MARKER_THREAD_FIFO_PRIORITY}, "
+        f"the sound system's thread at SCHED_FIFO {FIFO_PRIORITY}"
+    )
+
+
 def check_data_dir(data_dir: Path) -> str:
     from experiment.errors import DataError
 
@@ -208,6 +239,7 @@ def preflight(
 
         checks.append(run_check("audio loopback", lambda: check_loopback(output, audio_input, protocol.audio.volume)))
     checks.append(run_check("marker device", lambda: check_marker_port(protocol, marker_protocol, marker_port)))
+    checks.append(run_check("real-time priority", check_realtime_priority))
     checks.append(run_check("data folder", lambda: check_data_dir(data_dir)))
     checks.append(run_check("allocation ledger", lambda: check_ledger(ledger_location(ledger, data_dir), protocol)))
     checks.append(run_check("display", lambda: check_display(protocol.display)))

@@ -15,6 +15,7 @@ On Windows and macOS there is no such thread and nothing to do.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -25,22 +26,31 @@ THREAD_NAME = "threaded-ml"  # libpulse's pa_threaded_mainloop
 FIFO_PRIORITY = 4
 
 
+def sound_thread_ids() -> list[int]:
+    """The kernel's ids of this process's libpulse threads (none where this is not Linux)."""
+    if not sys.platform.startswith("linux"):
+        return []
+    ids = []
+    for task in Path("/proc/self/task").iterdir():
+        with contextlib.suppress(FileNotFoundError):  # a thread that ended meanwhile
+            if (task / "comm").read_text().strip() == THREAD_NAME:
+                ids.append(int(task.name))
+    return ids
+
+
 def raise_sound_threads() -> str:
     """Every libpulse thread of this process at SCHED_FIFO ``FIFO_PRIORITY``; what they got:
     ``"SCHED_FIFO 4"``, ``"normal (not permitted)"``, or ``"none"`` where there is no such thread
     (not Linux, or a sound system reached without libpulse)."""
-    if not sys.platform.startswith("linux"):
+    ids = sound_thread_ids()
+    if not sys.platform.startswith("linux") or not ids:
         return "none"
-    found = False
-    for task in Path("/proc/self/task").iterdir():
+    for tid in ids:
         try:
-            if (task / "comm").read_text().strip() != THREAD_NAME:
-                continue
-            found = True
-            if os.sched_getscheduler(int(task.name)) == os.SCHED_OTHER:
-                os.sched_setscheduler(int(task.name), os.SCHED_FIFO, os.sched_param(FIFO_PRIORITY))
+            if os.sched_getscheduler(tid) == os.SCHED_OTHER:
+                os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(FIFO_PRIORITY))
         except PermissionError:
             return "normal (not permitted)"
-        except (FileNotFoundError, ProcessLookupError):
-            continue  # a thread that ended meanwhile (PortAudio opens and closes devices as it looks)
-    return f"SCHED_FIFO {FIFO_PRIORITY}" if found else "none"
+        except ProcessLookupError:
+            continue  # ended meanwhile (PortAudio opens and closes devices as it looks)
+    return f"SCHED_FIFO {FIFO_PRIORITY}"

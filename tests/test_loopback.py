@@ -6,14 +6,12 @@ import os
 import re
 import subprocess
 import sys
-import warnings
-from collections.abc import Callable
 
 import numpy as np
 import pytest
 import quiet_host
 from helpers import REPO, dead_starts
-from quiet_host import HostSteal
+from quiet_host import MEASUREMENTS_IN_ALL, measure_again_while_missed
 
 from experiment import loopback
 from experiment.playback import SoundDevicePlayer
@@ -22,23 +20,8 @@ from experiment.stream_clock import StreamClock
 # A lab runs the self-test again when it fails. On this VM's null sink a self-test failed 6 times
 # in 24 on a busy day, 3 times in a row once in CI, and 5 in a row once (stop 32's landing CI),
 # while the VM's host took the processors away. So: at most five measurements made while the host
-# was quiet, and a measurement during which it was busy (tests/quiet_host.py) does not count; at
-# most twelve in all.
+# was quiet, and a measurement during which it was busy (tests/quiet_host.py) does not count.
 MEASUREMENTS = 5
-MEASUREMENTS_IN_ALL = 12
-
-
-def measure_again_while_missed(measure: Callable[[], object], done: Callable[[object], bool], missed: Callable):
-    """The last of up to ``MEASUREMENTS`` counted measurements (stopping at the first that is
-    ``done``), and the host's share during it; each measure-again is a warning saying why."""
-    counted = 0
-    for attempt in range(1, MEASUREMENTS_IN_ALL + 1):
-        with HostSteal() as host:
-            result = measure()
-        counted += not host.busy
-        if done(result) or counted == MEASUREMENTS or attempt == MEASUREMENTS_IN_ALL:
-            return result, host
-        warnings.warn(f"measurement {attempt} missed ({missed(result)}; {host}); measured again", stacklevel=2)
 
 
 def preflight_with_loopback(tmp_path, *args: str, env=None) -> subprocess.CompletedProcess:
@@ -62,6 +45,7 @@ def test_the_markers_agree_with_the_recorded_clicks_within_a_millisecond(tmp_pat
         lambda: preflight_with_loopback(tmp_path, "--audio-loopback"),
         lambda result: result.returncode == 0,
         lambda result: next((line for line in result.stdout.splitlines() if "audio loopback" in line), result.stdout),
+        MEASUREMENTS,
     )
     assert result.returncode == 0, f"{host}\n{result.stdout}{result.stderr}"
     line = next(line for line in result.stdout.splitlines() if line.startswith("[PASS] audio loopback"))
@@ -74,14 +58,19 @@ def test_the_markers_agree_with_the_recorded_clicks_within_a_millisecond(tmp_pat
     onset, worst_sync, measured, latency, jitter, reported = (float(x) for x in figures.groups())
     assert abs(onset) <= 1.0 and worst_sync <= 1.0 and measured >= 16
     assert abs(latency - reported) < 5 and jitter < 2  # the round trip is what PortAudio says, near enough
-    assert "READY: 8 of 8" in result.stdout
+    assert "READY: 9 of 9" in result.stdout
 
 
 @pytest.mark.timing
 def test_a_marker_three_milliseconds_late_fails_the_test(monkeypatch, sound_server):
     """A timing test (runs alone). A measurement during which the output did not keep time is
-    rightly reported as such instead of as late markers, and says nothing about the markers:
-    measured again then (``measure_again_while_missed``)."""
+    rightly reported as such instead of as late markers, and says nothing about the markers; one
+    whose onset is not 3 +/- 1 ms off was itself more than 1 ms off, a miss by the positive test's
+    criterion (t14 of stop 34: 1.99 ms with the output keeping time). Both are measured again on
+    the positive test's rule (``measure_again_while_missed``)."""
+
+    def late_by(result) -> str:
+        return f"the onset marker {result.onset_error_s * 1000:.2f} ms off where 3 ms was added"
 
     class LatePlayer(SoundDevicePlayer):
         def output_time(self, stream_frame: float) -> float:
@@ -90,8 +79,9 @@ def test_a_marker_three_milliseconds_late_fails_the_test(monkeypatch, sound_serv
     monkeypatch.setattr(loopback, "SoundDevicePlayer", LatePlayer)
     result, host = measure_again_while_missed(
         lambda: loopback.run_loopback(None, None),
-        lambda result: not result.stutters,
-        lambda result: f"the output did not keep time: {result.stutters}",
+        lambda result: not result.stutters and 2.0 < result.onset_error_s * 1000 < 4.0,
+        lambda result: f"the output did not keep time: {result.stutters}" if result.stutters else late_by(result),
+        MEASUREMENTS,
     )
     assert not result.passed and not result.stutters, host
     assert result.clicks_measured >= 16
@@ -106,7 +96,8 @@ def test_a_measurement_while_the_host_was_busy_does_not_count(monkeypatch, busy_
     monkeypatch.setattr(quiet_host, "BUSY_HOST", -1.0 if busy_host else 2.0)  # any share is busy / none is
     made = []
     with pytest.warns(UserWarning, match="measured again") as measured_again:
-        result, host = measure_again_while_missed(lambda: made.append(1) or len(made), lambda n: False, str)
+        made_again = measure_again_while_missed(lambda: made.append(1) or len(made), lambda n: False, str, MEASUREMENTS)
+    result, host = made_again
     assert result == len(made) == measured and len(measured_again) == measured - 1
     assert host.busy == busy_host and ("not counted" in str(host)) == busy_host
 
@@ -114,8 +105,16 @@ def test_a_measurement_while_the_host_was_busy_does_not_count(monkeypatch, busy_
 def test_the_first_good_measurement_ends_the_measuring():
     made = []
     with pytest.warns(UserWarning, match="measurement 1 missed"):
-        result, _ = measure_again_while_missed(lambda: made.append(1) or len(made), lambda n: n == 2, str)
+        result, _ = measure_again_while_missed(lambda: made.append(1) or len(made), lambda n: n == 2, str, MEASUREMENTS)
     assert result == 2 and len(made) == 2
+
+
+def test_with_one_counted_run_a_miss_on_a_quiet_host_is_final(monkeypatch):
+    """preflight's READY tests' rule: only a run on a busy host is made again."""
+    monkeypatch.setattr(quiet_host, "BUSY_HOST", 2.0)  # no share is busy
+    made = []
+    result, host = measure_again_while_missed(lambda: made.append(1) or len(made), lambda n: False, str, 1)
+    assert result == len(made) == 1 and not host.busy
 
 
 def test_no_cable_is_named_with_what_to_do(tmp_path, sound_server):
@@ -134,7 +133,7 @@ def test_no_cable_is_named_with_what_to_do(tmp_path, sound_server):
     assert result.returncode == 1
     assert "[FAIL] audio loopback: No click came back on the sound input" in result.stdout
     assert "line input" in result.stdout and "Traceback" not in result.stderr
-    assert "NOT READY: 7 of 8" in result.stdout
+    assert "NOT READY: 8 of 9" in result.stdout
 
 
 def test_an_input_without_the_loopback_is_refused(tmp_path):

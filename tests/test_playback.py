@@ -3,12 +3,10 @@ is opened afresh once, before any of the recording has played, and says so."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -104,13 +102,8 @@ def test_the_player_says_how_long_it_waited_between_refills(player):
 
 def sound_threads() -> dict[int, tuple[int, int]]:
     """This process's libpulse threads: thread id -> (scheduling policy, priority), from the kernel."""
-    threads = {}
-    for task in Path("/proc/self/task").iterdir():
-        with contextlib.suppress(FileNotFoundError):
-            if (task / "comm").read_text().strip() == "threaded-ml":
-                tid = int(task.name)
-                threads[tid] = (os.sched_getscheduler(tid), os.sched_getparam(tid).sched_priority)
-    return threads
+    ids = sound_thread.sound_thread_ids()
+    return {tid: (os.sched_getscheduler(tid), os.sched_getparam(tid).sched_priority) for tid in ids}
 
 
 def test_the_sound_systems_thread_reads_its_timing_replies_at_real_time_priority(player):

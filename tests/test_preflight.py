@@ -9,6 +9,7 @@ import sys
 
 import pytest
 from helpers import REPO, session_command, session_dir
+from quiet_host import measure_again_while_missed, preflight_failures
 
 
 def preflight(*args: str, env=None) -> subprocess.CompletedProcess:
@@ -25,29 +26,34 @@ def preflight(*args: str, env=None) -> subprocess.CompletedProcess:
 # Timing tier: its READY needs preflight's sound check to play steadily (docs/development.md, Tests).
 @pytest.mark.timing
 def test_demo_passes_with_a_box_on_a_tty(tmp_path, tty_pair):
-    result = preflight(
-        "--demo",
-        "--marker-protocol",
-        "brainproducts",
-        "--marker-port",
-        tty_pair.near,
-        "--data-dir",
-        str(tmp_path / "data"),
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    runs = []
+
+    def run_preflight():
+        runs.append(1)
+        args = ("--marker-protocol", "brainproducts", "--marker-port", tty_pair.near)
+        return preflight("--demo", *args, "--data-dir", str(tmp_path / "data"))
+
+    # Run again only where its tone ran short while the VM's host took the processor (quiet_host.py).
+    result, host = measure_again_while_missed(run_preflight, lambda r: r.returncode == 0, preflight_failures, 1)
+    assert result.returncode == 0, f"{host}\n{result.stdout}{result.stderr}"
     lines = result.stdout.splitlines()
     for name in (
         "protocol and stimuli",
         "sound output",
         "sound engine",
         "marker device",
+        "real-time priority",
         "data folder",
         "allocation ledger",
         "display",
     ):
         assert any(line.startswith(f"[PASS] {name}") for line in lines), (name, result.stdout)
-    assert "READY: 7 of 7" in result.stdout
-    assert tty_pair.bytes() == [0, 255, 0, 0]  # cleared at open, the test pulse, cleared at close
+    assert "READY: 8 of 8" in result.stdout
+    assert (
+        "[PASS] real-time priority: permitted: markers at SCHED_FIFO 10, the sound system's thread at SCHED_FIFO 4"
+        in (result.stdout)
+    )
+    assert tty_pair.bytes() == [0, 255, 0, 0] * len(runs)  # cleared at open, the test pulse, cleared at close
 
 
 def test_missing_port_fails_naming_it(tmp_path):
@@ -56,7 +62,7 @@ def test_missing_port_fails_naming_it(tmp_path):
     )
     assert result.returncode == 1
     assert "[FAIL] marker device: Cannot open the marker port /dev/ttyNOPE7" in result.stdout
-    assert "NOT READY: 6 of 7" in result.stdout and "Traceback" not in result.stderr
+    assert "NOT READY: 7 of 8" in result.stdout and "Traceback" not in result.stderr
 
 
 def test_a_port_without_a_marker_protocol_is_refused_naming_the_protocols(tmp_path, tty_pair):
@@ -94,3 +100,36 @@ def test_a_failed_ptb_probe_is_remembered_and_renewed_by_preflight(tmp_path):
     record = json.loads((session_dir(tmp_path / "data", "DEM0101") / "session.json").read_text())
     assert record["audio"]["backend"] == "sounddevice"
     assert "not probed again" in record["audio"]["backend_choice"]
+
+
+# The kernel's capability that lets root ignore the rtprio limit, and prctl's call to drop it for
+# good in a process and the programs it starts (linux/capability.h, linux/prctl.h).
+CAP_SYS_NICE = 23
+PR_CAPBSET_DROP = 24
+
+
+def test_an_account_without_real_time_priority_is_told_how_to_get_it():
+    """preflight's line from a process under an rtprio limit of 0, as an ordinary account has it
+    by default (root's exemption taken away). The granted case is every READY test (run as root);
+    granting rtprio 10 to a process cannot be tried here: this VM's root may not raise the limit
+    (no CAP_SYS_RESOURCE)."""
+    import ctypes
+    import resource
+
+    def as_an_ordinary_account():
+        if ctypes.CDLL(None, use_errno=True).prctl(PR_CAPBSET_DROP, CAP_SYS_NICE, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "cannot drop CAP_SYS_NICE: run the tests as root")
+        resource.setrlimit(resource.RLIMIT_RTPRIO, (0, 0))
+
+    code = (
+        "from experiment.checks import run_check; from experiment.preflight import check_realtime_priority; "
+        "print(run_check('real-time priority', check_realtime_priority).line())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60,
+        preexec_fn=as_an_ordinary_account,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    line = result.stdout.strip()
+    assert line.startswith("[FAIL] real-time priority: The account ")
+    assert 'rtprio 10" | sudo tee /etc/security/limits.d/90-experiment.conf  and log in again.' in line

@@ -23,6 +23,7 @@ from helpers import (
     write_protocol,
 )
 from kernel_trace import DescriptorWatch, WriteTrace
+from quiet_host import measure_again_while_missed, preflight_failures
 
 from experiment.clock import SessionClock
 from experiment.datastore import EVENT_COLUMNS, AppendOnlyCsv
@@ -145,15 +146,20 @@ def test_a_recording_recorder_passes_every_check_and_says_its_figures(cable, rec
 # Timing tier: its READY needs preflight's sound check to play steadily (docs/development.md, Tests).
 @pytest.mark.timing
 def test_preflight_checks_the_recorder_through_the_sessions_trigger_box(tmp_path, cable, recorder):
-    result = subprocess.run(
-        [sys.executable, "-m", "experiment", "preflight", "--demo", "--data-dir", str(tmp_path / "data")]
-        + ["--marker-protocol", "brainproducts", "--marker-port", cable.near, "--recorder-stream", name_of(recorder)],
-        capture_output=True, text=True, cwd=REPO, timeout=180,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
+    def run_preflight():
+        marker_args = ["--marker-protocol", "brainproducts", "--marker-port", cable.near]
+        return subprocess.run(
+            [sys.executable, "-m", "experiment", "preflight", "--demo", "--data-dir", str(tmp_path / "data")]
+            + marker_args + ["--recorder-stream", name_of(recorder)],
+            capture_output=True, text=True, cwd=REPO, timeout=180,
+        )  # fmt: skip
+
+    # Run again only where its tone ran short while the VM's host took the processor (quiet_host.py).
+    result, host = measure_again_while_missed(run_preflight, lambda r: r.returncode == 0, preflight_failures, 1)
+    assert result.returncode == 0, f"{host}\n{result.stdout}{result.stderr}"
     for name in ("recorder stream", "recorder ECG", "recorder EDA", "recorder markers"):
         assert f"[PASS] {name}: " in result.stdout, result.stdout
-    assert "READY: 11 of 11" in result.stdout
+    assert "READY: 12 of 12" in result.stdout
 
 
 def session_args(protocol, data, cable, recorder, *more: str) -> tuple[str, ...]:
