@@ -10,8 +10,11 @@ when anything failed. Nothing here writes session data.
 
 from __future__ import annotations
 
+import getpass
 import shutil
+import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,10 +129,6 @@ def check_realtime_priority() -> str:
     """Whether this account may run the marker thread and the sound system's thread at real-time
     priority (Linux); without it a busy PC can delay a marker between its clock reading and its
     write, and move the output times the audio's markers are stamped from."""
-    import getpass
-    import sys
-    import threading
-
     from experiment.errors import DeviceError
     from experiment.markers.sender import MARKER_THREAD_FIFO_PRIORITY, raise_thread_priority
     from experiment.sound_thread import FIFO_PRIORITY

@@ -43,6 +43,8 @@ def raise_sound_threads() -> str:
     ``"SCHED_FIFO 4"``, ``"normal (not permitted)"``, or ``"none"`` where there is no such thread
     (not Linux, or a sound system reached without libpulse)."""
     ids = sound_thread_ids()
+    # sound_thread_ids() finds none off Linux already; the platform test stays in sight here for
+    # test_portability, which reads each POSIX-only call's own function for its guard.
     if not sys.platform.startswith("linux") or not ids:
         return "none"
     for tid in ids:

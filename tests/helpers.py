@@ -27,6 +27,8 @@ from kernel_trace import Write  # noqa: E402
 from make_demo_audio import GROUPS, SAMPLE_RATE_HZ, tone  # noqa: E402,F401
 from virtual_lab import SoundServer, VirtualScreen, find_window, xdotool  # noqa: E402,F401
 
+from experiment.markers.sender import UNCERTAIN_WRITE_S  # noqa: E402
+
 DEMO_PROTOCOL = REPO / "stimuli" / "demo" / "protocol.toml"
 
 
@@ -140,16 +142,9 @@ def marker_timing_faults(
     if [p.code for p in at_box] != list(codes):
         return [f"the box decoded codes {[p.code for p in at_box]}, the log has {list(codes)}"]
     faults = [f"code {p.code} never ended" for p in at_box if p.end is None]
-    windows = sorted(window_s for _, window_s in logged)
-    if windows and windows[len(windows) // 2] > MEDIAN_WRITE_WINDOW_LIMIT_S:
-        faults.append(f"the median write window is {windows[len(windows) // 2] * 1000:.3f} ms")
-    for index, (box, write, (logged_s, window_s)) in enumerate(zip(at_box, at_write, logged, strict=True)):
-        write_lag_s, hop_s = write.start - logged_s, box.start - write.start
-        if not -TRACE_RESOLUTION_S <= write_lag_s <= window_s + TRACE_RESOLUTION_S:
-            faults.append(
-                f"marker {index + 1} (code {box.code}) written {write_lag_s * 1000:+.3f} ms from its log "
-                f"(its window: {window_s * 1000:.3f} ms)"
-            )
+    faults += write_window_faults([write.start for write in at_write], logged, codes)
+    for index, (box, write) in enumerate(zip(at_box, at_write, strict=True)):
+        hop_s = box.start - write.start
         if not 0 <= hop_s <= PTY_HOP_TOLERANCE_S:
             faults.append(f"marker {index + 1} (code {box.code}) reached the box {hop_s * 1000:+.2f} ms after it")
         if write.end is not None and write.end - write.start < hold_s - TRACE_RESOLUTION_S:
@@ -162,8 +157,36 @@ def marker_timing_faults(
     return faults
 
 
+def write_window_faults(
+    write_times_s: Sequence[float], logged: Sequence[tuple[float, float]], codes: Sequence[int]
+) -> list[str]:
+    """Markers whose code the kernel took outside its logged write window, and windows that are
+    loose (median over MEDIAN_WRITE_WINDOW_LIMIT_S). ``write_times_s``: the kernel's time of
+    each code's write(); ``logged``: (time, write window) from :func:`logged_markers`."""
+    faults = []
+    windows = sorted(window_s for _, window_s in logged)
+    if windows and windows[len(windows) // 2] > MEDIAN_WRITE_WINDOW_LIMIT_S:
+        faults.append(f"the median write window is {windows[len(windows) // 2] * 1000:.3f} ms")
+    for index, (write_s, (logged_s, window_s), code) in enumerate(zip(write_times_s, logged, codes, strict=True)):
+        lag_s = write_s - logged_s
+        if not -TRACE_RESOLUTION_S <= lag_s <= window_s + TRACE_RESOLUTION_S:
+            faults.append(
+                f"marker {index + 1} (code {code}) written {lag_s * 1000:+.3f} ms from its log "
+                f"(its window: {window_s * 1000:.3f} ms)"
+            )
+    return faults
+
+
+def slow_writes_and_their_incident(rows: Sequence[dict], record: dict) -> tuple[list[str], list[dict]]:
+    """The markers whose write took longer than the session calls certain, and the session's
+    ``marker_time_uncertain`` incidents: a session must raise one exactly when there are such."""
+    slow = [r["label"] for r in rows if float(r["write_ms"]) > UNCERTAIN_WRITE_S * 1000]
+    flagged = [i for i in record.get("incidents", []) if i["kind"] == "marker_time_uncertain"]
+    return slow, flagged
+
+
 def logged_markers(rows: Sequence[dict], origin_s: float) -> list[tuple[float, float]]:
-    """events.csv rows as (perf_counter time, write window) for :func:`marker_timing_faults`."""
+    """events.csv rows as (perf_counter time, write window) for :func:`write_window_faults`."""
     return [(float(r["time_s"]) + origin_s, float(r["write_ms"]) / 1000) for r in rows]
 
 

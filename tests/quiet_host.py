@@ -72,6 +72,12 @@ def measure_again_while_missed(
         warnings.warn(f"measurement {attempt} missed ({missed(result)}; {host}); measured again", stacklevel=2)
 
 
-def preflight_failures(result) -> str:
-    """The FAIL lines of a preflight run (a CompletedProcess), for a measure-again's warning."""
+def preflight_on_a_quiet_host(run_preflight: Callable[[], object]):
+    """preflight's run (a CompletedProcess) and the host's share during it: run again only while
+    a NOT READY came on a busy host, so a NOT READY on a quiet host is final."""
+    return measure_again_while_missed(run_preflight, lambda result: result.returncode == 0, _failures, 1)
+
+
+def _failures(result) -> str:
+    """The FAIL lines of a preflight run, for a measure-again's warning."""
     return "; ".join(line for line in result.stdout.splitlines() if line.startswith("[FAIL]")) or result.stdout

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import quiet_host
 from helpers import REPO, dead_starts
-from quiet_host import MEASUREMENTS_IN_ALL, measure_again_while_missed
+from quiet_host import MEASUREMENTS_IN_ALL, measure_again_while_missed, preflight_on_a_quiet_host
 
 from experiment import loopback
 from experiment.playback import SoundDevicePlayer
@@ -110,11 +110,16 @@ def test_the_first_good_measurement_ends_the_measuring():
 
 
 def test_with_one_counted_run_a_miss_on_a_quiet_host_is_final(monkeypatch):
-    """preflight's READY tests' rule: only a run on a busy host is made again."""
+    """preflight's READY tests (preflight_on_a_quiet_host): a NOT READY on a quiet host is final."""
     monkeypatch.setattr(quiet_host, "BUSY_HOST", 2.0)  # no share is busy
     made = []
-    result, host = measure_again_while_missed(lambda: made.append(1) or len(made), lambda n: False, str, 1)
-    assert result == len(made) == 1 and not host.busy
+
+    def not_ready() -> subprocess.CompletedProcess:
+        made.append(1)
+        return subprocess.CompletedProcess([], 1, stdout="[FAIL] sound output: ran short\nNOT READY: 8 of 9\n")
+
+    result, host = preflight_on_a_quiet_host(not_ready)
+    assert result.returncode == 1 and len(made) == 1 and not host.busy
 
 
 def test_no_cable_is_named_with_what_to_do(tmp_path, sound_server):

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 from helpers import REPO, session_command, session_dir
-from quiet_host import measure_again_while_missed, preflight_failures
+from quiet_host import preflight_on_a_quiet_host
 
 
 def preflight(*args: str, env=None) -> subprocess.CompletedProcess:
@@ -33,8 +33,7 @@ def test_demo_passes_with_a_box_on_a_tty(tmp_path, tty_pair):
         args = ("--marker-protocol", "brainproducts", "--marker-port", tty_pair.near)
         return preflight("--demo", *args, "--data-dir", str(tmp_path / "data"))
 
-    # Run again only where its tone ran short while the VM's host took the processor (quiet_host.py).
-    result, host = measure_again_while_missed(run_preflight, lambda r: r.returncode == 0, preflight_failures, 1)
+    result, host = preflight_on_a_quiet_host(run_preflight)  # its tone stutters while the VM's host is busy
     assert result.returncode == 0, f"{host}\n{result.stdout}{result.stderr}"
     lines = result.stdout.splitlines()
     for name in (
@@ -49,10 +48,10 @@ def test_demo_passes_with_a_box_on_a_tty(tmp_path, tty_pair):
     ):
         assert any(line.startswith(f"[PASS] {name}") for line in lines), (name, result.stdout)
     assert "READY: 8 of 8" in result.stdout
-    assert (
+    priority = (
         "[PASS] real-time priority: permitted: markers at SCHED_FIFO 10, the sound system's thread at SCHED_FIFO 4"
-        in (result.stdout)
     )
+    assert priority in result.stdout
     assert tty_pair.bytes() == [0, 255, 0, 0] * len(runs)  # cleared at open, the test pulse, cleared at close
 
 

@@ -16,14 +16,17 @@ from helpers import (
     StandInRecorder,
     TtyPair,
     code_writes,
+    logged_markers,
     read_csv,
     run_session,
     session_dir,
+    slow_writes_and_their_incident,
     start_session,
     write_protocol,
+    write_window_faults,
 )
 from kernel_trace import DescriptorWatch, WriteTrace
-from quiet_host import measure_again_while_missed, preflight_failures
+from quiet_host import preflight_on_a_quiet_host
 
 from experiment.clock import SessionClock
 from experiment.datastore import EVENT_COLUMNS, AppendOnlyCsv
@@ -154,8 +157,7 @@ def test_preflight_checks_the_recorder_through_the_sessions_trigger_box(tmp_path
             capture_output=True, text=True, cwd=REPO, timeout=180,
         )  # fmt: skip
 
-    # Run again only where its tone ran short while the VM's host took the processor (quiet_host.py).
-    result, host = measure_again_while_missed(run_preflight, lambda r: r.returncode == 0, preflight_failures, 1)
+    result, host = preflight_on_a_quiet_host(run_preflight)  # its tone stutters while the VM's host is busy
     assert result.returncode == 0, f"{host}\n{result.stdout}{result.stderr}"
     for name in ("recorder stream", "recorder ECG", "recorder EDA", "recorder markers"):
         assert f"[PASS] {name}: " in result.stdout, result.stdout
@@ -252,9 +254,10 @@ def test_a_failed_recorder_check_stops_the_launch_unless_the_technician_says_go_
 
 @pytest.mark.timing
 def test_watching_the_recorder_leaves_every_logged_marker_time_on_its_write(tmp_path, cable, recorder):
-    """The session with the recorder watched (its checks, its inlet and live threads): each
-    logged time is still the kernel's time of the code's write() within 0.5 ms, and the
-    recorder saw every marker."""
+    """The session with the recorder watched (its checks, its inlet and live threads) makes the
+    box tests' claim (helpers.write_window_faults): the kernel took each code inside its logged
+    write window, the windows are tight, and a slow write is flagged. The recorder saw every
+    marker."""
     protocol = write_protocol(tmp_path / "protocol", rest_s=2.0, audio_s=3.0)
     with WriteTrace() as trace:
         proc = start_session(*session_args(protocol, tmp_path / "data", cable, recorder))
@@ -267,6 +270,11 @@ def test_watching_the_recorder_leaves_every_logged_marker_time_on_its_write(tmp_
     record = json.loads((folder / "session.json").read_text())
     rows = read_csv(folder / "events.csv")
     assert [w.count for w in writes] == [1] * (2 * len(rows) + 4)  # open, test marker, the codes, close
-    lags_ms = [(w.time_s - float(r["time_s"]) - record["clock_origin_s"]) * 1000 for w, r in code_writes(writes, rows)]
-    assert all(-0.002 <= lag <= 0.5 for lag in lags_ms), lags_ms
+    code_times_s = [write.time_s for write, _ in code_writes(writes, rows)]
+    faults = write_window_faults(
+        code_times_s, logged_markers(rows, record["clock_origin_s"]), [int(r["code"]) for r in rows]
+    )
+    assert not faults, faults
+    slow, flagged = slow_writes_and_their_incident(rows, record)
+    assert bool(slow) == bool(flagged), (slow, flagged)
     assert record["recorder"]["markers_seen"] == len(rows)

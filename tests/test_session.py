@@ -30,6 +30,7 @@ from helpers import (
     run_session,
     session_command,
     session_dir,
+    slow_writes_and_their_incident,
     start_session,
     wait_for,
     wait_for_marker,
@@ -39,7 +40,6 @@ from helpers import (
 from kernel_trace import DescriptorWatch, WriteTrace
 
 from experiment.config import file_sha256, load_protocol, required_events
-from experiment.markers.sender import UNCERTAIN_WRITE_S
 
 CONTRACT_FIELDS = (
     "participant",
@@ -346,8 +346,7 @@ def test_every_box_receives_the_sessions_markers_as_logged(tmp_path, make_tty_pa
         record["markers"]["rest_ms"] / 1000,
     )
     assert not faults, faults
-    slow = [r["label"] for r in rows if float(r["write_ms"]) > UNCERTAIN_WRITE_S * 1000]
-    flagged = [i for i in record.get("incidents", []) if i["kind"] == "marker_time_uncertain"]
+    slow, flagged = slow_writes_and_their_incident(rows, record)
     assert bool(slow) == bool(flagged), (slow, flagged)
 
 
