@@ -207,6 +207,8 @@ class StandInRecorder:
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=10)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
 
 
 def code_writes(writes: Sequence[Write], rows: Sequence[dict]) -> list[tuple]:
