@@ -5,6 +5,7 @@ the technician's keys through X (xdotool), and what the marker timing tests chec
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import shutil
@@ -280,6 +281,18 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def validate_bids(dataset: Path) -> list[dict]:
+    """The official validator's issues with ``dataset`` and, validated as datasets of their own,
+    its derivatives (with --recursive, bids-validator 3.0.2 ignores a derivative's .bidsignore)."""
+    validator = Path(sys.executable).with_name("bids-validator-deno")
+    issues = []
+    for root in [dataset, *sorted(dataset.glob("derivatives/*/"))]:
+        result = subprocess.run([str(validator), str(root), "--format", "json"], capture_output=True, text=True)
+        assert result.stdout, result.stderr
+        issues += [issue | {"dataset": str(root)} for issue in json.loads(result.stdout)["issues"]["issues"]]
+    return issues
 
 
 def read_csv(path: Path) -> list[dict]:

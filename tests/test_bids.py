@@ -14,22 +14,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import REPO, run_session, write_protocol
+from helpers import REPO, run_session, validate_bids, write_protocol
 from recorder_writers import Signals, write_xdf
 
 from experiment.analysis import simulate
 
-VALIDATOR = Path(sys.executable).with_name("bids-validator-deno")
-
 
 def experiment_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "experiment", *args], capture_output=True, text=True, cwd=REPO)
-
-
-def validate(dataset: Path) -> list[dict]:
-    result = subprocess.run([str(VALIDATOR), str(dataset), "--format", "json"], capture_output=True, text=True)
-    assert result.stdout, result.stderr
-    return json.loads(result.stdout)["issues"]["issues"]
 
 
 def to_xdf(csv_path: Path, xdf_path: Path, record: dict) -> None:
@@ -68,7 +60,7 @@ def test_the_official_validator_accepts_the_dataset(sessions_the_program_ran):
                             "--out", str(root / "bids"))  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "2 participants, 2 session runs, 2 recordings" in result.stdout
-    issues = validate(root / "bids")
+    issues = validate_bids(root / "bids")
     errors = [(i["code"], i.get("location"), i.get("subCode")) for i in issues if i["severity"] == "error"]
     assert errors == []
     assert not [i for i in issues if i["code"] == "TSV_ADDITIONAL_COLUMNS_UNDEFINED"]

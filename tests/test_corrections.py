@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import REPO
+from helpers import REPO, validate_bids
 
 from experiment.analysis import simulate
 from experiment.analysis.corrections import HEADER
@@ -117,3 +117,73 @@ def test_a_line_that_cannot_be_applied_is_one_sentence(study, line, says):
     assert says in result.stderr + result.stdout
     assert "sub-R100_ses-1_corrections.csv" in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
+
+
+def export_bids(root, out_name: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "experiment", "export-bids", "--data-dir", str(root / "data"),
+         "--physio-dir", str(root / "physio"), "--out", str(root / out_name)],
+        capture_output=True, text=True, cwd=REPO, timeout=300,
+    )  # fmt: skip
+
+
+def test_the_bids_dataset_carries_the_review_on_the_session_clock(study):
+    """export-bids measures with the review's corrections, as analyse does (its derivatives are the
+    reviewed results, not the detector's), carries them moved to the session clock, and analyse
+    --bids applies them again; a line that cannot be applied stops the export, the dataset kept."""
+    beats = pd.read_csv(study / "original" / "beats" / "sub-R100_ses-1_beats.csv")
+    alignment = pd.read_csv(study / "original" / "alignment.csv").iloc[0]
+    baseline_from = alignment["offset_s"] + 20.0
+    normal = beats[(beats["class"] == "normal") & (beats["time_s"] > baseline_from + 60)]["time_s"].to_numpy()
+    lines = [
+        f"remove_beat,{normal[10]},,a T wave", f"remove_beat,{normal[40]},,",
+        f"add_beat,{normal[40] + 0.02:.4f},,put back", f"exclude,{normal[70]},{normal[70] + 5},movement",
+    ]  # fmt: skip
+    write_corrections(study, lines)
+    reviewed, phases = analyse(study, "reviewed")
+    assert reviewed.returncode == 0, reviewed.stdout + reviewed.stderr
+    exported = export_bids(study, "bids")
+    assert exported.returncode == 0, exported.stdout + exported.stderr
+    assert "1 recordings, 1 of them reviewed" in exported.stdout
+
+    derivatives = study / "bids" / "derivatives" / "selfcompassion-analysis"
+    carried_file = derivatives / "sub-R100" / "ses-1" / "beh" / "sub-R100_ses-1_task-selfcompassion_corrections.tsv"
+    carried = pd.read_csv(carried_file, sep="\t", keep_default_na=False)
+    recorder_s = np.array([float(line.split(",")[1]) for line in lines])
+    session_s = (recorder_s - alignment["offset_s"]) / (1 + alignment["drift_ppm"] * 1e-6)
+    assert list(carried["action"]) == ["remove_beat", "remove_beat", "add_beat", "exclude"]
+    np.testing.assert_allclose(carried["start_s"].astype(float), session_s, atol=1e-5)
+    assert carried["end_s"].iloc[3] != "n/a" and carried["end_s"].iloc[0] == "n/a"
+    assert list(carried["note"]) == ["a T wave", "n/a", "put back", "movement"]
+    errors = [(i["code"], i.get("location")) for i in validate_bids(study / "bids") if i["severity"] == "error"]
+    assert errors == []
+
+    derived = pd.read_csv(derivatives / "physio_phases.tsv", sep="\t").set_index("phase")
+    assert derived.loc["baseline", "beats_edited"] == phases.loc["baseline", "beats_edited"] == 3
+    assert (derived["reviewed"] == 1).all()
+    for measure in ("n_beats", "hr_bpm", "rmssd_ms", "artefact_pct"):
+        np.testing.assert_allclose(derived[measure], phases[measure], equal_nan=True, err_msg=measure)
+
+    from_bids = subprocess.run(
+        [sys.executable, "-m", "experiment", "analyse", "--bids", str(study / "bids"),
+         "--out", str(study / "from-bids")],
+        capture_output=True, text=True, cwd=REPO, timeout=300,
+    )  # fmt: skip
+    assert from_bids.returncode == 0, from_bids.stdout + from_bids.stderr
+    again = pd.read_csv(study / "from-bids" / "physio_phases.csv").set_index("phase")
+    original = pd.read_csv(study / "original" / "physio_phases.csv").set_index("phase")
+    assert (again["beats_edited"] == phases["beats_edited"]).all() and (again["reviewed"] == 1).all()
+    assert (again["n_beats"] == phases["n_beats"]).all()
+    np.testing.assert_allclose(again["artefact_pct"], phases["artefact_pct"], atol=0.2)
+    np.testing.assert_allclose(again["rmssd_ms"], phases["rmssd_ms"], rtol=0.005)
+    assert abs(phases.loc["baseline", "rmssd_ms"] - original.loc["baseline", "rmssd_ms"]) > 0.05
+    applied = pd.read_csv(study / "from-bids" / "corrections.csv", keep_default_na=False)
+    assert list(applied["action"]) == list(carried["action"]) and list(applied["note"])[0] == "a T wave"
+
+    before = {p: p.read_bytes() for p in (study / "bids").rglob("*") if p.is_file()}
+    write_corrections(study, [*lines, f"remove_beat,{(normal[5] + normal[6]) / 2:.4f},,"])
+    refused = export_bids(study, "bids")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "EXPORT NOT DONE:" in refused.stderr and "sub-R100_ses-1_corrections.csv line 6" in refused.stderr
+    assert "export again" in refused.stderr
+    assert {p: p.read_bytes() for p in (study / "bids").rglob("*") if p.is_file()} == before

@@ -45,6 +45,9 @@ class Alignment:
     def to_recorder(self, session_s: float) -> float:
         return self.offset_s + (1 + self.drift_ppm * 1e-6) * session_s
 
+    def to_session(self, recorder_s: float) -> float:
+        return (recorder_s - self.offset_s) / (1 + self.drift_ppm * 1e-6)
+
 
 def align(marker_times: np.ndarray, marker_codes: np.ndarray, events: list[dict], source: str = "") -> Alignment:
     """Fit the recorder clock to the session clock from the markers both saw.

@@ -94,6 +94,11 @@ def _results(args, settings):
     from experiment.study.withdrawn import leave_out_withdrawn, withdrawn_participants
 
     if args.bids is not None:
+        if args.corrections is not None:
+            raise DataError(
+                "--corrections is for raw recordings: a BIDS dataset carries its review's corrections "
+                "(export-bids writes them to derivatives/); leave --corrections out."
+            )
         return _from_bids(args, settings)
     if args.data_dir is None or args.physio_dir is None:
         raise DataError("Name the sessions and recordings (--data-dir and --physio-dir), or a dataset (--bids).")

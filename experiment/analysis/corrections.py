@@ -69,13 +69,14 @@ def corrections_file(folder: Path, participant: str, session: int) -> Path:
     return folder / f"sub-{participant}_ses-{session}_corrections.csv"
 
 
-def read_corrections(path: Path) -> Corrections:
-    """The file's lines, checked one by one; no file: nothing reviewed, nothing to apply."""
+def read_corrections(path: Path, delimiter: str = ",", blank: str = "") -> Corrections:
+    """The file's lines, checked one by one; no file: nothing reviewed, nothing to apply.
+    ``delimiter`` and ``blank`` (an empty cell's text) read the same table as BIDS writes it."""
     if not path.exists():
         return Corrections()
     try:
         with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.reader(handle))
+            rows = [["" if cell == blank else cell for cell in row] for row in csv.reader(handle, delimiter=delimiter)]
     except (OSError, UnicodeDecodeError) as err:
         raise CorrectionError(f"The corrections file {path} cannot be read ({err}).") from None
     if not rows or tuple(cell.strip() for cell in rows[0]) != HEADER:

@@ -2,7 +2,10 @@
 
 The dataset is built whole in a folder beside ``BIDS`` and then put in its place, so a
 reader never meets half a dataset, running it again never duplicates anything, and a
-participant no longer in DATA is gone from BIDS too (and the command says so). What a lab
+participant no longer in DATA is gone from BIDS too (and the command says so). The analysis in
+``derivatives/`` is analyse's own: the same corrections from review (PHYSIO/corrections, or
+``--corrections``) and the same settings (``--protocol``, ``--scr-min-amplitude``); each reviewed
+recording's corrections go with it, moved to the session clock. What a lab
 writes by hand into the dataset is kept: the ``Authors``, ``License``, ``Acknowledgements``,
 ``Funding``, ``EthicsApprovals``, ``ReferencesAndLinks`` and ``DatasetDOI`` of
 dataset_description.json, and README and CHANGES (to which each export adds a line).
@@ -20,10 +23,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import experiment
-from experiment.analysis.pipeline import SessionResult, find_sessions, measure, read_session, session_events
+from experiment.analysis.corrections import HEADER, CorrectionError, Corrections, corrections_file, read_corrections
+from experiment.analysis.pipeline import (
+    CORRECTIONS_FOLDER,
+    SessionResult,
+    find_sessions,
+    measure,
+    read_session,
+    session_events,
+)
 from experiment.analysis.recorders import Columns, find_export, read_recording
 from experiment.bids import tables
 from experiment.bids.layout import BIDS_VERSION, DERIVATIVE, TASK, SessionRun, label
+from experiment.config import AnalysisSettings
 from experiment.defaults import EXIT_INPUT, EXIT_OK
 from experiment.errors import DataError, ExperimentError
 from experiment.study.withdrawn import leave_out_withdrawn, withdrawn_participants
@@ -35,31 +47,49 @@ HAND_WRITTEN = (
 ANALYSIS_TABLES = ("physio_phases", "physio_minutes", "alignment")
 
 
+@dataclass(frozen=True)
+class Measuring:
+    """The recordings and how analyse measures them (the corrections folder: PHYSIO/corrections
+    unless named; the settings: the shipped protocol's unless given)."""
+
+    physio_dir: Path
+    columns: Columns = field(default_factory=Columns)
+    corrections_dir: Path | None = None
+    settings: AnalysisSettings | None = None
+
+    def corrections(self, participant: str, session: int) -> Corrections:
+        folder = self.corrections_dir or self.physio_dir / CORRECTIONS_FOLDER
+        return read_corrections(corrections_file(folder, participant, session))
+
+
 @dataclass
 class Export:
     participants: list[str] = field(default_factory=list)
     runs: int = 0
     recordings: int = 0
+    reviewed: int = 0  # recordings whose corrections from review went with them
     removed: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
 
-def export(data_dir: Path, out: Path, physio_dir: Path | None = None, columns: Columns | None = None,
-           protocol: Path | None = None, ledger: str | None = None) -> Export:  # fmt: skip
-    """The dataset, withdrawn participants left out (the ledger says who: ``ledger``, else
-    DATA/allocation.sqlite where it exists)."""
+def export(data_dir: Path, out: Path, measuring: Measuring | None = None, protocol: Path | None = None,
+           ledger: str | None = None) -> Export:  # fmt: skip
+    """The dataset (with recordings where ``measuring`` names them), withdrawn participants left
+    out (the ledger says who: ``ledger``, else DATA/allocation.sqlite where it exists). A
+    corrections line that cannot be applied stops it (CorrectionError): the derivatives would
+    look reviewed and not be."""
     folders = leave_out_withdrawn(find_sessions(data_dir), withdrawn_participants(data_dir, ledger))
     if not folders:
         raise DataError(f"No session folders (sub-*/ses-*/session.json) under {data_dir}: check --data-dir.")
-    if physio_dir is not None and not physio_dir.is_dir():
-        raise DataError(f"The recordings folder {physio_dir} does not exist: check --physio-dir.")
+    if measuring is not None and not measuring.physio_dir.is_dir():
+        raise DataError(f"The recordings folder {measuring.physio_dir} does not exist: check --physio-dir.")
     records = {folder: read_session(folder) for folder in folders}
     study = _study_protocol(records, protocol)
     staging = out.with_name(f".{out.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        summary = _build(staging, out, records, study, physio_dir, columns or Columns())
+        summary = _build(staging, out, records, study, measuring)
         _swap(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -67,7 +97,7 @@ def export(data_dir: Path, out: Path, physio_dir: Path | None = None, columns: C
     return summary
 
 
-def _build(root: Path, old: Path, records: dict, study, physio_dir, columns) -> Export:
+def _build(root: Path, old: Path, records: dict, study, measuring: Measuring | None) -> Export:
     summary = Export()
     runs_of = {}
     for folder, record in records.items():
@@ -82,9 +112,8 @@ def _build(root: Path, old: Path, records: dict, study, physio_dir, columns) -> 
             events, phases = session_events(folder, record)
             written = _session_files(root, run, folder, events, phases)
             phase_kinds |= {p["name"]: p.get("kind", "") for p in phases}
-            if physio_dir is not None:
-                written += _recording(root, run, folder, record, (events, phases), physio_dir, columns, summary,
-                                      analysis)  # fmt: skip
+            if measuring is not None:
+                written += _recording(root, run, folder, record, (events, phases), measuring, summary, analysis)
             started = str(record.get("started_at", ""))[:19] or "n/a"
             scans.setdefault(run.scans, []).extend({"filename": f, "acq_time": started} for f in written)
             summary.runs += 1
@@ -95,7 +124,7 @@ def _build(root: Path, old: Path, records: dict, study, physio_dir, columns) -> 
     summary.participants = sorted(set(summary.participants))
     _dataset_files(root, old, records, study, codes, phase_kinds)
     if any(analysis.values()):
-        _derivatives(root, analysis)
+        _derivatives(root, analysis, measuring, summary.reviewed)
     previous = {p.name.removeprefix("sub-") for p in old.glob("sub-*")} if old.exists() else set()
     summary.removed = sorted(previous - {label(p) for p in summary.participants})
     return summary
@@ -116,22 +145,29 @@ def _session_files(root: Path, run: SessionRun, folder: Path, events: list[dict]
     return written
 
 
-def _recording(root, run, folder, record, session, physio_dir, columns, summary, analysis) -> list[Path]:
+def _recording(root, run, folder, record, session, measuring: Measuring, summary, analysis) -> list[Path]:
     from experiment.bids.physio import write_physio
 
     events, phases = session
 
-    path = find_export(physio_dir, run.participant, run.session)
+    path = find_export(measuring.physio_dir, run.participant, run.session)
     if path is None:
         return []
+    corrections = measuring.corrections(run.participant, run.session)
     try:
-        recording = read_recording(path, columns)
+        recording = read_recording(path, measuring.columns)
         result = SessionResult(run.participant, run.session, str(record.get("group", "")), folder)
-        alignment = measure(result, events, phases, recording, str(folder))
+        alignment = measure(result, events, phases, recording, str(folder), corrections, measuring.settings)
         written = write_physio(root, run, recording, alignment)
+    except CorrectionError:
+        raise
     except ExperimentError as err:
         summary.problems.append(f"sub-{run.participant} ses-{run.session}: {err}")
         return []
+    if corrections.reviewed:
+        rows = tables.corrections_rows(corrections, alignment.to_session)
+        _tsv(root / run.derivative("corrections.tsv"), HEADER, rows)
+        summary.reviewed += 1
     summary.recordings += 1
     analysis["physio_phases"] += result.phases
     analysis["physio_minutes"] += result.minutes
@@ -170,17 +206,29 @@ def _dataset_files(root: Path, old: Path, records: dict, study, codes: dict, pha
     _json(root / f"task-{TASK}_beh.json", task | tables.beh_description(study.questionnaires))
 
 
-def _derivatives(root: Path, analysis: dict) -> None:
+def _derivatives(root: Path, analysis: dict, measuring: Measuring, reviewed: int) -> None:
     from experiment.analysis.pipeline import ALIGNMENT_COLUMNS, MINUTE_COLUMNS, PHASE_COLUMNS
+    from experiment.analysis.responses import DEFAULT_MIN_AMPLITUDE_US
 
     folder = root / "derivatives" / DERIVATIVE
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    settings = measuring.settings or AnalysisSettings(DEFAULT_MIN_AMPLITUDE_US)
+    how = (
+        f"python -m experiment analyse (run by export-bids): {reviewed} recording(s) with corrections from review "
+        f"(sub-*/ses-*/beh/*_corrections.tsv), skin-conductance responses of at least "
+        f"{settings.scr_min_amplitude_us:g} uS counted"
+    )
+    if reviewed:
+        _json(folder / f"task-{TASK}_corrections.json", tables.CORRECTIONS_DESCRIPTION)
+    # BIDS names no files for tables of results: the validator (run with --recursive) is told
+    # these are the analysis's own, described here and in docs/analysis.md.
+    (folder / ".bidsignore").write_text("".join(f"{name}.tsv\n" for name in ANALYSIS_TABLES) + "*_corrections.*\n")
     _json(folder / "dataset_description.json", {
         "Name": "Heart rate, HRV and skin conductance per phase (selfcompassion-runner analysis)",
         "BIDSVersion": BIDS_VERSION,
         "DatasetType": "derivative",
         "GeneratedBy": [{"Name": "selfcompassion-runner", "Version": experiment.__version__,
-                         "Description": "python -m experiment analyse (run by export-bids)"}],
+                         "Description": how}],
         "SourceDatasets": [{"URL": "../../"}],
     })  # fmt: skip
     for name, columns in zip(ANALYSIS_TABLES, (PHASE_COLUMNS, MINUTE_COLUMNS, ALIGNMENT_COLUMNS), strict=True):
@@ -278,6 +326,17 @@ def _json(path: Path, content: dict) -> None:
     path.write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n")
 
 
+def _measuring(args) -> Measuring | None:
+    """How the recordings are measured, from the options analyse shares; None without --physio-dir."""
+    from experiment.analysis.cli import analysis_settings
+
+    if args.physio_dir is None:
+        if args.corrections is not None:
+            raise DataError("--corrections needs the recordings they correct: name them with --physio-dir.")
+        return None
+    return Measuring(args.physio_dir, Columns.parse(args.columns), args.corrections, analysis_settings(args))
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m experiment export-bids", description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, required=True, help="the session folders (sub-*/ses-*)")
@@ -286,16 +345,24 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--columns", help="recorder channel names, as for analyse")
     parser.add_argument("--protocol", type=Path, help="the protocol file (default: the one the sessions ran)")
     parser.add_argument("--ledger", help="the allocation ledger: withdrawn participants are left out")
+    parser.add_argument(
+        "--corrections", type=Path, help="the corrections made in review, as for analyse (default: PHYSIO/corrections)"
+    )
+    parser.add_argument(
+        "--scr-min-amplitude", type=float, help="smallest skin-conductance response counted, as for analyse"
+    )
     args = parser.parse_args(argv)
     try:
-        columns = Columns.parse(args.columns)
-        summary = export(args.data_dir, args.out, args.physio_dir, columns, args.protocol, args.ledger)
-    except (ExperimentError, OSError) as err:
+        summary = export(args.data_dir, args.out, _measuring(args), args.protocol, args.ledger)
+    except CorrectionError as err:
+        print(f"EXPORT NOT DONE: {err} Correct or delete that line and export again.", file=sys.stderr)
+        return EXIT_INPUT
+    except (ExperimentError, OSError, ValueError) as err:
         print(f"EXPORT NOT DONE: {err}", file=sys.stderr)
         return EXIT_INPUT
     print(
         f"{args.out}: {len(summary.participants)} participants, {summary.runs} session runs, "
-        f"{summary.recordings} recordings (BIDS {BIDS_VERSION})."
+        f"{summary.recordings} recordings, {summary.reviewed} of them reviewed (BIDS {BIDS_VERSION})."
     )
     for participant in summary.removed:
         print(f"  removed sub-{participant}: no longer in {args.data_dir}")

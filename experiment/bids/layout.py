@@ -40,6 +40,10 @@ class SessionRun:
         """``beh/<stem>_<suffix>`` relative to the dataset root."""
         return self.folder / "beh" / f"{self.stem(recording)}_{suffix}"
 
+    def derivative(self, suffix: str) -> Path:
+        """The analysis's own file for this run, under ``derivatives/`` beside its beh file."""
+        return Path("derivatives") / DERIVATIVE / self.beh(suffix)
+
     @property
     def scans(self) -> Path:
         return self.folder / f"sub-{label(self.participant)}_ses-{self.session}_scans.tsv"

@@ -43,14 +43,14 @@ def write_physio(root: Path, run: SessionRun, recording: Recording, alignment: A
     described["trigger"] = TRIGGER
     common = _common(recording, alignment)
     written = [
-        _write(root, run, None, columns, described, recording.ecg.rate_hz * factor, _session(ecg_times[0], alignment),
+        _write(root, run, None, columns, described, recording.ecg.rate_hz * factor, alignment.to_session(ecg_times[0]),
                common)
     ]  # fmt: skip
     if eda_apart is not None:
         eda_times, eda = eda_apart
         written.append(
             _write(root, run, "eda", {"eda": eda}, {"eda": _described(recording.eda, "EDA")},
-                   recording.eda.rate_hz * factor, _session(eda_times[0], alignment), common)
+                   recording.eda.rate_hz * factor, alignment.to_session(eda_times[0]), common)
         )  # fmt: skip
     return written
 
@@ -64,10 +64,6 @@ def _regular(channel: Channel) -> tuple[np.ndarray, np.ndarray]:
     if len(grid) == len(times) and np.allclose(grid, times, atol=0.1 / channel.rate_hz):
         return times, np.asarray(channel.values, dtype=np.float64)
     return grid, np.interp(grid, times, channel.values)
-
-
-def _session(recorder_s: float, alignment: Alignment) -> float:
-    return (recorder_s - alignment.offset_s) / (1 + alignment.drift_ppm * 1e-6)
 
 
 def _described(channel: Channel, what: str) -> dict:

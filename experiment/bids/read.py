@@ -3,7 +3,9 @@ raw folders, read from participants.tsv, the events and beh files and the physio
 
 Events rows become the session's markers (onset, value = code, trial_type = label,
 sent_ok), ``phase`` rows its phases; the physio files are already on the session clock, so
-the alignment finds no offset and no drift, and the phases are cut at the same markers.
+the alignment finds no offset and no drift, and the phases are cut at the same markers. The
+corrections a review made go with the dataset (derivatives/, on the session clock, written by
+export-bids) and are applied as analyse applies them to the raw recordings.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from experiment.analysis.corrections import CorrectionError, Corrections, read_corrections
 from experiment.analysis.pipeline import SessionResult, measure
 from experiment.analysis.recorders.bids_physio import read_bids_physio
 from experiment.analysis.recorders.pick import pick
-from experiment.bids.layout import TASK
+from experiment.bids.layout import DERIVATIVE, TASK
 from experiment.errors import DataError, ExperimentError
 
 
@@ -44,10 +47,20 @@ def analyse_run(events_path: Path, group: str, settings=None) -> SessionResult:
         if not physio.exists():
             raise DataError(f"no physio file {physio.name} in the dataset")
         recording = pick(read_bids_physio(physio))
-        measure(result, events, phases, recording, str(events_path), settings=settings)
+        measure(result, events, phases, recording, str(events_path), carried_corrections(events_path), settings)
+    except CorrectionError as err:
+        result.refusal = str(err)
     except (ExperimentError, OSError, ValueError) as err:
         result.problem = str(err)
     return result
+
+
+def carried_corrections(events_path: Path) -> Corrections:
+    """The corrections export-bids carried for this run (none: the recording was not reviewed)."""
+    root = events_path.parents[3]  # <root>/sub-*/ses-*/beh/<events>
+    relative = events_path.relative_to(root)
+    path = root / "derivatives" / DERIVATIVE / relative.with_name(relative.name.replace("_events", "_corrections"))
+    return read_corrections(path, delimiter="\t", blank="n/a")
 
 
 def _events(path: Path) -> tuple[list[dict], list[dict]]:

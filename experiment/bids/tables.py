@@ -34,6 +34,34 @@ EVENT_MEANINGS = {
 }
 
 
+def corrections_rows(corrections, to_session) -> list[dict]:
+    """A review's corrections lines with their times moved to the session clock (``to_session``)."""
+    return [
+        {"action": c.action, "start_s": f"{to_session(c.start_s):.6f}",
+         "end_s": None if c.end_s is None else f"{to_session(c.end_s):.6f}", "note": c.note}
+        for c in corrections.lines
+    ]  # fmt: skip
+
+
+CORRECTIONS_DESCRIPTION = {
+    "Description": "Corrections a person made while reviewing this recording's beats and skin conductance "
+    "(python -m experiment review), applied in file order by the analysis in this folder and by "
+    "analyse --bids. A file with no lines: the recording was reviewed and nothing changed.",
+    "action": {
+        "Description": "What the line does",
+        "Levels": {
+            "add_beat": "a beat the detector missed, at start_s (placed on the R peak within 50 ms)",
+            "remove_beat": "the beat nearest start_s (within 50 ms) is no beat",
+            "exclude": "start_s to end_s is left out of every measure (heart and skin conductance)",
+            "accept": "the flagged phase that start_s falls in is accepted after review",
+        },
+    },
+    "start_s": {"Description": "Where the line applies, on the session clock (the physio files' time)", "Units": "s"},
+    "end_s": {"Description": "The end of an excluded span, on the session clock", "Units": "s"},
+    "note": {"Description": "The reviewer's note"},
+}
+
+
 def read_csv(path: Path) -> list[dict]:
     with path.open(newline="") as handle:
         return list(csv.DictReader(handle))
