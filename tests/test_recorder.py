@@ -81,6 +81,7 @@ def test_every_marker_written_is_seen_by_the_recorder_with_its_delay(tmp_path, c
             rate = measured_rate_hz(inlet.stamps.last(10.0))
     finally:
         sender.close()
+        events.close()  # the sender's log (in a session, the session closes it)
         device.close()
         inlet.close()
     assert (summary["markers_sent"], summary["markers_seen"]) == (5, 5), summary
