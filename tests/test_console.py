@@ -30,6 +30,7 @@ def test_status_line_shows_phase_progress_and_markers(tmp_path):
     assert "WARNINGS: 0 marker fault(s), 1 incident(s)" in console.render()
     assert out.getvalue().startswith("STATUS P001 | phase 3/7 pre")  # not a terminal: plain lines
     markers.close()
+    events.close()
 
 
 def test_bar_is_bounded():

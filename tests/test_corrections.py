@@ -5,6 +5,8 @@ be applied stops the analysis with one sentence naming the file and the line."""
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 
@@ -179,6 +181,17 @@ def test_the_bids_dataset_carries_the_review_on_the_session_clock(study):
     assert abs(phases.loc["baseline", "rmssd_ms"] - original.loc["baseline", "rmssd_ms"]) > 0.05
     applied = pd.read_csv(study / "from-bids" / "corrections.csv", keep_default_na=False)
     assert list(applied["action"]) == list(carried["action"]) and list(applied["note"])[0] == "a T wave"
+    # The dataset's review pages show the carried corrections, for looking: edits go to raw recordings.
+    page = (study / "from-bids" / "review" / "sub-R100_ses-1.html").read_text()
+    shown = json.loads(re.search(r'id="review-data"[^>]*>(.*?)</script>', page, re.S).group(1))
+    assert [c["action"] for c in shown["corrections"]] == list(carried["action"])
+    assert shown["corrections_file"] == str(carried_file) and shown["beats"]["source"].count("removed by hand") == 2
+    assert "they are for looking" in (study / "from-bids" / "review" / "index.html").read_text()
+    served = subprocess.run(
+        [sys.executable, "-m", "experiment", "review", "--out", str(study / "from-bids"), "--no-browser"],
+        capture_output=True, text=True, cwd=REPO, timeout=60,
+    )  # fmt: skip
+    assert served.returncode == 2 and "made from the BIDS dataset" in served.stderr and "Traceback" not in served.stderr
 
     before = {p: p.read_bytes() for p in (study / "bids").rglob("*") if p.is_file()}
     write_corrections(study, [*lines, f"remove_beat,{(normal[5] + normal[6]) / 2:.4f},,"])

@@ -13,7 +13,8 @@ def test_rows_are_on_disk_before_close(tmp_path):
     writer = AppendOnlyCsv(tmp_path / "events.csv", EVENT_COLUMNS)
     writer.append({"time_s": 1.25, "code": 20, "label": "baseline_start", "phase": "baseline", "sent_ok": True})
     # Read through a separate handle while the writer is still open.
-    rows = list(csv.DictReader((tmp_path / "events.csv").open()))
+    with (tmp_path / "events.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
     assert rows == [
         {
             "time_s": "1.250000",
@@ -39,6 +40,7 @@ def test_unknown_column_is_a_programming_error(tmp_path):
     writer = AppendOnlyCsv(tmp_path / "e.csv", EVENT_COLUMNS)
     with pytest.raises(ValueError):
         writer.append({"nonsense": 1})
+    writer.close()
 
 
 def test_session_folder_refuses_reuse_and_numbers_new_runs(tmp_path):

@@ -18,12 +18,12 @@ def test_guide_screens_come_from_a_real_session(tmp_path):
     guide = (REPO / "docs" / "technician.md").read_text()
     assert sorted(taken) == sorted(SCREENS)
     for picture, path in taken.items():
-        pixels = np.asarray(Image.open(path).convert("RGB"))
+        with Image.open(path) as image:
+            pixels = np.asarray(image.convert("RGB"))
         drawn = (pixels != pixels[0, 0]).any(axis=2).sum()
         assert drawn > 100, f"{picture} is blank"  # something (at least the fixation cross) was drawn
         committed = GUIDE / f"{picture}.png"
         assert committed.exists(), f"{committed} is missing: run tools/guide_screens.py and commit it"
-        assert Image.open(committed).size == Image.open(path).size, (
-            f"{picture} changed size: run tools/guide_screens.py"
-        )
+        with Image.open(committed) as old, Image.open(path) as new:
+            assert old.size == new.size, f"{picture} changed size: run tools/guide_screens.py"
         assert f"(screens/{picture}.png)" in guide, f"the technician guide does not show {picture}"

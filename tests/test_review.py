@@ -55,7 +55,7 @@ def server(study):
     assert line.startswith("Review pages at http://127.0.0.1:"), line + proc.stderr.read()
     yield line.split()[3].removesuffix("/index.html")
     proc.terminate()
-    proc.wait(timeout=10)
+    proc.communicate(timeout=10)  # its output read and its pipes closed
 
 
 def open_page(browser, url: str) -> float:

@@ -211,7 +211,7 @@ def test_sigkill_keeps_every_row_written_before_it(tmp_path):
         responses_before = count_rows(folder / "responses.csv")
         events_before = count_rows(folder / "events.csv")
         proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        proc.communicate()  # its output read and its pipes closed
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -457,7 +457,7 @@ def test_a_session_killed_during_the_audio_resumes_there_in_a_linked_run(tmp_pat
     try:
         wait_for_marker(first, "audio_onset", 90)
         proc.send_signal(signal.SIGKILL)  # a crash or power cut during the audio
-        proc.wait()
+        proc.communicate()  # its output read and its pipes closed
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -68,8 +68,7 @@ def _analyse(args) -> int:
     for name, frame in outputs.items():
         _write(frame, args.out / name)
     _write_beats(results, args.out / "beats")
-    if args.bids is None:
-        _write_review_index(results, args, settings)
+    _write_review_index(results, args, settings)
     problems = outputs["problems.csv"].to_dict("records")
     from experiment.analysis.responses import METHOD
 
@@ -190,13 +189,16 @@ def _refuse_unappliable_corrections(results) -> None:
 def _write_review_index(results, args, settings) -> None:
     from experiment.analysis.review_page import REVIEW_FOLDER, write_review_index
 
-    manifest = {
-        "data_dir": str(args.data_dir.resolve()),
-        "physio_dir": str(args.physio_dir.resolve()),
-        "corrections_dir": str((args.corrections or args.physio_dir / "corrections").resolve()),
-        "columns": args.columns or "",
-        "scr_min_amplitude_us": settings.scr_min_amplitude_us,
-    }
+    if args.bids is not None:  # pages for looking: the review server edits raw recordings only
+        manifest = {"bids": str(args.bids.resolve()), "scr_min_amplitude_us": settings.scr_min_amplitude_us}
+    else:
+        manifest = {
+            "data_dir": str(args.data_dir.resolve()),
+            "physio_dir": str(args.physio_dir.resolve()),
+            "corrections_dir": str((args.corrections or args.physio_dir / "corrections").resolve()),
+            "columns": args.columns or "",
+            "scr_min_amplitude_us": settings.scr_min_amplitude_us,
+        }
     write_review_index(args.out / REVIEW_FOLDER, results, manifest)
 
 
@@ -226,13 +228,16 @@ def _run(job, argument_lists: list[tuple], jobs: int | None):
 
 
 def _from_bids(args, settings):
+    from experiment.analysis.review_page import REVIEW_FOLDER
     from experiment.bids import read
     from experiment.config import load_questionnaires_of
     from experiment.defaults import DEFAULT_PROTOCOL
 
     files = read.event_files(args.bids)
     group_of = read.groups(args.bids)
-    jobs = [(path, group_of.get(path.name.split("_")[0].removeprefix("sub-"), ""), settings) for path in files]
+    review = args.out / REVIEW_FOLDER
+    review.mkdir(parents=True, exist_ok=True)
+    jobs = [(path, group_of.get(path.name.split("_")[0].removeprefix("sub-"), ""), settings, review) for path in files]
     results, elapsed = _run(read.analyse_run, jobs, args.jobs)
     banks = load_questionnaires_of(args.protocol or DEFAULT_PROTOCOL)
     return results, read.selfreport(args.bids, banks, group_of), elapsed

@@ -77,13 +77,20 @@ def write_review_index(folder: Path, results, manifest: dict) -> Path:
             f"<td>{html.escape(', '.join(flagged)) or 'none'}</td><td>{len(r.edits)}</td>"
             f"<td class='problem'>{html.escape(r.problem or r.refusal or '')}</td></tr>"
         )
+    if "bids" in manifest:
+        use = (
+            f"made from the BIDS dataset {html.escape(manifest['bids'])}, they are for looking: corrections are made "
+            "on the raw recordings (<code>analyse --data-dir ... --physio-dir ...</code>, then <code>review</code>) "
+            "and go with the next export."
+        )
+    else:
+        use = "open it, or run <code>python -m experiment review --out OUT</code> to correct beats in it."
     page = (
         "<!doctype html><meta charset='utf-8'><title>Review: recordings</title>"
         "<style>body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse}"
         "td,th{border-bottom:1px solid #ddd;padding:4px 10px;text-align:left}th{background:#f3f3f3}"
         ".problem{color:#a00}</style><h1>Review: recordings</h1>"
-        f"<p>{len(results)} recordings. Each page shows every beat and what the analysis made of it; "
-        "open it, or run <code>python -m experiment review --out OUT</code> to correct beats in it.</p>"
+        f"<p>{len(results)} recordings. Each page shows every beat and what the analysis made of it; {use}</p>"
         "<table><tr><th>recording</th><th>group</th><th>beats</th><th>worst artefact % (phase)</th>"
         "<th>phases flagged</th><th>corrections</th><th>problem</th></tr>" + "".join(rows) + "</table>"
     )

@@ -41,6 +41,11 @@ class Review:
         if not manifest_path.exists():
             raise DataError(f"No review pages in {folder}: run python -m experiment analyse --out {out} first.")
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if "bids" in manifest:
+            raise DataError(
+                f"The review pages in {folder} were made from the BIDS dataset {manifest['bids']}: open them to look. "
+                "Corrections are made on the raw recordings: run analyse with --data-dir and --physio-dir, then review."
+            )
         self.folder = folder
         self.data_dir = Path(manifest["data_dir"])
         self.physio_dir = physio_dir or Path(manifest["physio_dir"])

@@ -19,6 +19,7 @@ from experiment.analysis.corrections import CorrectionError, Corrections, read_c
 from experiment.analysis.pipeline import SessionResult, measure
 from experiment.analysis.recorders.bids_physio import read_bids_physio
 from experiment.analysis.recorders.pick import pick
+from experiment.analysis.review_page import page_name, write_review_page
 from experiment.bids.layout import DERIVATIVE, TASK
 from experiment.errors import DataError, ExperimentError
 
@@ -37,8 +38,10 @@ def groups(root: Path) -> dict[str, str]:
         }
 
 
-def analyse_run(events_path: Path, group: str, settings=None) -> SessionResult:
-    """One session run: never raises for a bad file; the result carries the problem."""
+def analyse_run(events_path: Path, group: str, settings=None, review_dir: Path | None = None) -> SessionResult:
+    """One session run: never raises for a bad file; the result carries the problem. With
+    ``review_dir`` its review page is written there (for looking: corrections are made on the
+    raw recordings)."""
     parts = dict(part.split("-", 1) for part in events_path.name.split("_")[:-1] if "-" in part)
     result = SessionResult(parts["sub"], int(parts["ses"]), group, events_path.parent)
     try:
@@ -47,7 +50,12 @@ def analyse_run(events_path: Path, group: str, settings=None) -> SessionResult:
         if not physio.exists():
             raise DataError(f"no physio file {physio.name} in the dataset")
         recording = pick(read_bids_physio(physio))
-        measure(result, events, phases, recording, str(events_path), carried_corrections(events_path), settings)
+        corrections = carried_corrections(events_path)
+        measure(result, events, phases, recording, str(events_path), corrections, settings)
+        if review_dir is not None:
+            write_review_page(review_dir / page_name(result.participant, result.session), result, recording,
+                              result.windows, corrections)  # fmt: skip
+        result.responses = None  # drawn on the page in this worker; not shipped back to the main process
     except CorrectionError as err:
         result.refusal = str(err)
     except (ExperimentError, OSError, ValueError) as err:

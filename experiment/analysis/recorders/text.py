@@ -44,7 +44,11 @@ def sniff(path: Path) -> str:
 
 def _read_text(path: Path, limit: int | None = None) -> str:
     try:
-        raw = path.read_bytes() if limit is None else path.open("rb").read(limit)
+        if limit is None:
+            raw = path.read_bytes()
+        else:
+            with path.open("rb") as handle:
+                raw = handle.read(limit)
     except OSError as err:
         raise DataError(f"{path.name} cannot be opened ({err.strerror}).") from None
     try:
