@@ -186,6 +186,7 @@ def test_the_bids_dataset_carries_the_review_on_the_session_clock(study):
     shown = json.loads(re.search(r'id="review-data"[^>]*>(.*?)</script>', page, re.S).group(1))
     assert [c["action"] for c in shown["corrections"]] == list(carried["action"])
     assert shown["corrections_file"] == str(carried_file) and shown["beats"]["source"].count("removed by hand") == 2
+    assert shown["clock"] == "session time"
     assert "they are for looking" in (study / "from-bids" / "review" / "index.html").read_text()
     served = subprocess.run(
         [sys.executable, "-m", "experiment", "review", "--out", str(study / "from-bids"), "--no-browser"],

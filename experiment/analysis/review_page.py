@@ -35,14 +35,21 @@ def page_name(participant: str, session: int) -> str:
 
 
 def write_review_page(
-    path: Path, result, recording, windows: dict[str, tuple[float, float]], corrections: Corrections
+    path: Path,
+    result,
+    recording,
+    windows: dict[str, tuple[float, float]],
+    corrections: Corrections,
+    clock: str = "recording time",
 ) -> None:
-    """The page of one analysed recording (``result``: pipeline.SessionResult)."""
+    """The page of one analysed recording (``result``: pipeline.SessionResult); ``clock``: what its
+    times are (a BIDS dataset's recordings are on the session clock)."""
     data = {
         "participant": result.participant,
         "session": result.session,
         "group": result.group,
         "recording": recording.path.name,
+        "clock": clock,
         "ecg": _ecg(recording.ecg),
         "eda": _eda(recording.eda),
         "beats": _columns(result.beats, ("time_s", "class", "used", "source")),

@@ -54,7 +54,7 @@ def analyse_run(events_path: Path, group: str, settings=None, review_dir: Path |
         measure(result, events, phases, recording, str(events_path), corrections, settings)
         if review_dir is not None:
             write_review_page(review_dir / page_name(result.participant, result.session), result, recording,
-                              result.windows, corrections)  # fmt: skip
+                              result.windows, corrections, clock="session time")  # fmt: skip
         result.responses = None  # drawn on the page in this worker; not shipped back to the main process
     except CorrectionError as err:
         result.refusal = str(err)
