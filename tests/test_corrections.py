@@ -201,3 +201,74 @@ def test_the_bids_dataset_carries_the_review_on_the_session_clock(study):
     assert "EXPORT NOT DONE:" in refused.stderr and "sub-R100_ses-1_corrections.csv line 6" in refused.stderr
     assert "export again" in refused.stderr
     assert {p: p.read_bytes() for p in (study / "bids").rglob("*") if p.is_file()} == before
+
+
+def split_into_linked_runs(folder, at_phase: str) -> None:
+    """The session as the runner leaves one resumed at ``at_phase``: run 1 stopped before it, run 2
+    (ses-N_run-2, its own clock from 5 s before the phase) from it on; one recording for both."""
+    record = json.loads((folder / "session.json").read_text())
+    events = pd.read_csv(folder / "events.csv", dtype=str, keep_default_na=False)
+    resumed_at = next(p["start_s"] for p in record["phases"] if p["name"] == at_phase)
+    zero = resumed_at - 5.0
+    second = folder.with_name(f"{folder.name}_run-2")
+    second.mkdir()
+    later = events["time_s"].astype(float) >= resumed_at - 0.001
+    events[~later].to_csv(folder / "events.csv", index=False)
+    events.loc[later, "time_s"] = [f"{float(t) - zero:.6f}" for t in events.loc[later, "time_s"]]
+    events[later].to_csv(second / "events.csv", index=False)
+    (second / "responses.csv").write_bytes((folder / "responses.csv").read_bytes())
+    before = [p for p in record["phases"] if p["start_s"] < resumed_at]
+    after = [p | {"start_s": p["start_s"] - zero, "end_s": p["end_s"] - zero} for p in record["phases"]
+             if p["start_s"] >= resumed_at]  # fmt: skip
+    (folder / "session.json").write_text(json.dumps(record | {"phases": before, "status": "running"}))
+    (second / "session.json").write_text(json.dumps(record | {"phases": after, "run": 2, "resumed_from": str(folder),
+                                                              "resumed_at_phase": at_phase}))  # fmt: skip
+
+
+def test_a_session_resumed_in_a_linked_run_is_one_recording_reviewed_once(tmp_path):
+    """Both runs measured from the one recording, each on its own clock: every phase once, one
+    review page with all of them, an accept in the second run's phase accepted; the same through
+    the BIDS dataset, where each run has its own physio file and page."""
+    rng = np.random.default_rng(5)
+    folder = simulate.make_session(tmp_path / "data", "M001", "CBS", rng, phases=PHASES)
+    simulate.render(folder, tmp_path / "physio", simulate.random_participant(rng, 2))
+    split_into_linked_runs(folder, "induction")
+    first, _ = analyse(tmp_path, "first")
+    assert first.returncode == 0, first.stdout + first.stderr
+    beats = pd.read_csv(tmp_path / "first" / "beats" / "sub-M001_ses-1_beats.csv")["time_s"].to_numpy()
+    run_2 = pd.read_csv(tmp_path / "first" / "alignment.csv").iloc[1]  # on the recorder's clock: run 2's recovery
+    recovery = next(p for p in json.loads((folder.with_name("ses-1_run-2") / "session.json").read_text())["phases"]
+                    if p["name"] == "recovery")  # fmt: skip
+    in_recovery = run_2["offset_s"] + (1 + run_2["drift_ppm"] * 1e-6) * (recovery["start_s"] + 10)
+    (tmp_path / "physio" / "corrections").mkdir()
+    (tmp_path / "physio" / "corrections" / "sub-M001_ses-1_corrections.csv").write_text(
+        f"{','.join(HEADER)}\nremove_beat,{beats[100]},,in run 1\naccept,{in_recovery:.3f},,in run 2\n"
+    )
+    result, phases = analyse(tmp_path, "reviewed")
+    assert result.returncode == 0 and "problem:" not in result.stdout, result.stdout + result.stderr
+    assert list(phases.index) == [name for name, _, _ in PHASES] and (phases["reviewed"] == 1).all()
+    assert phases["beats_edited"].sum() == 1
+    page = (tmp_path / "reviewed" / "review" / "sub-M001_ses-1.html").read_text()
+    shown = json.loads(re.search(r'id="review-data"[^>]*>(.*?)</script>', page, re.S).group(1))
+    assert [p["phase"] for p in shown["phases"]] == [name for name, _, _ in PHASES]
+
+    exported = export_bids(tmp_path, "bids")
+    assert exported.returncode == 0, exported.stdout + exported.stderr
+    assert "2 session runs, 2 recordings, 2 of them reviewed" in exported.stdout
+    from_bids = subprocess.run(
+        [sys.executable, "-m", "experiment", "analyse", "--bids", str(tmp_path / "bids"),
+         "--out", str(tmp_path / "from-bids")],
+        capture_output=True, text=True, cwd=REPO, timeout=300,
+    )  # fmt: skip
+    assert from_bids.returncode == 0 and "problem:" not in from_bids.stdout, from_bids.stdout + from_bids.stderr
+    again = pd.read_csv(tmp_path / "from-bids" / "physio_phases.csv").set_index("phase")
+    assert list(again.index) == list(phases.index) and (again["beats_edited"] == phases["beats_edited"]).all()
+    index = (tmp_path / "from-bids" / "review" / "index.html").read_text()
+    assert "href='sub-M001_ses-1_run-1.html'" in index and "href='sub-M001_ses-1_run-2.html'" in index
+
+    (tmp_path / "physio" / "corrections" / "sub-M001_ses-1_corrections.csv").write_text(
+        f"{','.join(HEADER)}\naccept,{beats[-1] + 100},,after the end\n"
+    )
+    refused, _ = analyse(tmp_path, "refused")
+    assert refused.returncode == 2 and "that time is in none of the session's phases" in refused.stderr
+    assert "more such line" not in refused.stderr  # one line, said once though two runs read it

@@ -114,8 +114,9 @@ def _results(args, settings):
     review = args.out / REVIEW_FOLDER
     review.mkdir(parents=True, exist_ok=True)
     columns = Columns.parse(args.columns)
-    jobs = [(folder, args.physio_dir, columns, args.corrections, review, settings) for folder in sessions]
-    results, elapsed = _run(pipeline.analyse_session, jobs, args.jobs)
+    runs = pipeline.session_runs(sessions)
+    jobs = [(folders, args.physio_dir, columns, args.corrections, review, settings) for folders in runs]
+    results, elapsed = _run(pipeline.analyse_runs, jobs, args.jobs)
     return results, _selfreport(sessions, args.protocol), elapsed
 
 
@@ -211,20 +212,22 @@ def _write_beats(results, folder: Path) -> None:
     for result in results:
         if result.beats:
             frame = pd.DataFrame(result.beats, columns=COLUMNS)
-            _write(frame, folder / f"sub-{result.participant}_ses-{result.session}_beats.csv")
+            _write(frame, folder / f"sub-{result.participant}_ses-{result.session}{result.run_label}_beats.csv")
 
 
 def _run(job, argument_lists: list[tuple], jobs: int | None):
-    """Every session through ``job`` with a progress bar; results in participant order."""
+    """Every session through ``job`` (a result, or a result per run) with a progress bar; results in
+    participant order."""
     from experiment.analysis import pipeline
 
     progress = pipeline.ProgressBar(len(argument_lists))
     results = []
-    for result in pipeline.in_parallel(job, argument_lists, jobs):
-        results.append(result)
-        progress.step(f"sub-{result.participant}" + (" (problem)" if result.problem else ""))
+    for outcome in pipeline.in_parallel(job, argument_lists, jobs):
+        runs = outcome if isinstance(outcome, list) else [outcome]
+        results += runs
+        progress.step(f"sub-{runs[0].participant}" + (" (problem)" if any(r.problem for r in runs) else ""))
     elapsed = progress.close()
-    return sorted(results, key=lambda r: (r.participant, r.session)), elapsed
+    return sorted(results, key=lambda r: (r.participant, r.session, r.run)), elapsed
 
 
 def _from_bids(args, settings):

@@ -47,6 +47,7 @@ MINUTE_COLUMNS = (
     "participant", "session", "group", "phase", "minute", "hr_bpm", "rmssd_ms", "hf_ms2", "scl_us",
     "scr_n", "scr_per_min", "scr_amp_us", "artefact_pct", "quality", "beats_edited", "reviewed", "scr_min_amplitude_us",
 )  # fmt: skip
+RUN_FOLDER = re.compile(r"^ses-(\d+)(?:_run-(\d+))?$")  # the runner's session folders
 CORRECTIONS_FOLDER = "corrections"  # under the recordings folder, unless --corrections names another
 ALIGNMENT_COLUMNS = (
     "participant", "session", "offset_s", "drift_ppm", "markers_matched", "markers_sent",
@@ -69,11 +70,29 @@ class SessionResult:
     edits: list[dict] = field(default_factory=list)  # the corrections applied, for the report
     windows: dict = field(default_factory=dict)  # phase name -> (start, end) on the recording's clock
     responses: Responses | None = None  # the skin-conductance responses found (for the review page)
+    run: int = 1
+    run_label: str = ""  # "_run-<K>" where each run has its own recording file (a BIDS dataset's runs)
 
 
 def find_sessions(data_dir: Path) -> list[Path]:
     """Session folders (sub-*/ses-*) whose session.json exists, in participant order."""
     return sorted(p.parent for p in data_dir.glob("sub-*/ses-*/session.json"))
+
+
+def session_runs(folders: list[Path]) -> list[list[Path]]:
+    """``folders`` grouped by session: ses-<N> with its linked runs ses-<N>_run-<K> (a resumed
+    session, or one run again with --new-run), each group in run order. They share one recording."""
+    groups: dict[tuple[Path, str], list[Path]] = {}
+    for folder in folders:
+        match = RUN_FOLDER.match(folder.name)
+        key = (folder.parent, match.group(1)) if match else (folder.parent, folder.name)
+        groups.setdefault(key, []).append(folder)
+    return [sorted(runs, key=_run_number) for _, runs in sorted(groups.items())]
+
+
+def _run_number(folder: Path) -> int:
+    match = RUN_FOLDER.match(folder.name)
+    return int(match.group(2) or 1) if match else 1
 
 
 def analyse_session(
@@ -84,27 +103,83 @@ def analyse_session(
     review_dir: Path | None = None,
     settings: AnalysisSettings | None = None,
 ) -> SessionResult:
-    """One session: never raises for a bad recording; the result carries the problem instead
-    (with whatever could still be measured: a truncated recording keeps its covered phases).
-    Corrections come from ``corrections_dir`` (default PHYSIO/corrections); with ``review_dir``
-    the recording's review page is written there."""
-    record, unreadable = _session_record(folder)
-    result = SessionResult(record["participant"], record["session"], str(record.get("group", "")), folder)
+    """A session of one run: :func:`analyse_runs` of ``[folder]``."""
+    return analyse_runs([folder], physio_dir, columns, corrections_dir, review_dir, settings)[0]
+
+
+def analyse_runs(
+    folders: list[Path],
+    physio_dir: Path,
+    columns: Columns,
+    corrections_dir: Path | None = None,
+    review_dir: Path | None = None,
+    settings: AnalysisSettings | None = None,
+) -> list[SessionResult]:
+    """The runs of one session, each measured on its own clock from the session's one recording:
+    never raises for a bad recording; a result carries its problem instead (with whatever could
+    still be measured: a truncated recording keeps its covered phases). Corrections come from
+    ``corrections_dir`` (default PHYSIO/corrections); with ``review_dir`` the recording's review
+    page is written there, with every run's phases."""
+    records = [_session_record(folder) for folder in folders]
+    results = [SessionResult(r["participant"], r["session"], str(r.get("group", "")), f, run=_run_number(f))
+               for f, (r, _) in zip(folders, records, strict=True)]  # fmt: skip
+    first = results[0]
+    try:
+        if len(folders) == 1 and records[0][1]:
+            raise DataError(records[0][1])
+        folder_of_corrections = corrections_dir or physio_dir / CORRECTIONS_FOLDER
+        corrections = read_corrections(corrections_file(folder_of_corrections, first.participant, first.session))
+        recording = _read_session_recording(physio_dir, first, columns)
+        for result, folder, (record, unreadable) in zip(results, folders, records, strict=True):
+            _measure_run(result, folder, record, unreadable, recording, corrections, settings, len(folders) == 1)
+        if len(folders) > 1:
+            refuse_accepts_outside(
+                corrections, {f"{n} {k}": w for n, r in enumerate(results) for k, w in r.windows.items()}
+            )
+        if review_dir is not None and any(r.windows for r in results):
+            page_result, windows = _one_page(results)
+            write_review_page(review_dir / page_name(first.participant, first.session), page_result, recording,
+                              windows, corrections)  # fmt: skip
+    except CorrectionError as err:
+        first.refusal = str(err)  # the analysis stops at it
+    except (ExperimentError, OSError, ValueError) as err:
+        for result in results:
+            result.problem = "; ".join(filter(None, [result.problem, str(err)]))
+    for result in results:
+        result.responses = None  # drawn on the page in this worker; not shipped back to the main process
+    return results
+
+
+def _measure_run(result, folder, record, unreadable, recording, corrections, settings, check_accepts: bool) -> None:
+    """One run of a session measured; a run that cannot be carries its problem."""
     try:
         if unreadable:
             raise DataError(unreadable)
-        folder_of_corrections = corrections_dir or physio_dir / CORRECTIONS_FOLDER
-        corrections = read_corrections(corrections_file(folder_of_corrections, result.participant, result.session))
-        recording = _analyse(result, record, folder, physio_dir, columns, corrections, settings)
-        if review_dir is not None:
-            page = review_dir / page_name(result.participant, result.session)
-            write_review_page(page, result, recording, result.windows, corrections)
-        result.responses = None  # drawn on the page in this worker; not shipped back to the main process
-    except CorrectionError as err:
-        result.refusal = str(err)
+        events, phases = session_events(folder, record)
+        measure(result, events, phases, recording, str(folder), corrections, settings, check_accepts)
+    except CorrectionError:
+        raise
     except (ExperimentError, OSError, ValueError) as err:
         result.problem = str(err)
-    return result
+
+
+def _one_page(results: list[SessionResult]) -> tuple[SessionResult, dict[str, tuple[float, float]]]:
+    """What one review page shows of a session's runs: every run's phases (a name a later run
+    repeats gets its run number), the beats (the same recording and corrections in every run)."""
+    if len(results) == 1:
+        return results[0], results[0].windows
+    measured = [r for r in results if r.windows]
+    page = SessionResult(results[0].participant, results[0].session, results[0].group, results[0].folder)
+    page.beats, page.responses = measured[0].beats, measured[0].responses
+    page.problem = "; ".join(r.problem for r in results if r.problem) or None
+    windows = {}
+    for run, result in enumerate(results, 1):
+        for row in result.phases:
+            name = row["phase"] if row["phase"] not in windows else f"{row['phase']} (run {run})"
+            if row["phase"] in result.windows:
+                windows[name] = result.windows[row["phase"]]
+            page.phases.append(row | {"phase": name})
+    return page, windows
 
 
 def read_session(folder: Path) -> dict:
@@ -145,23 +220,12 @@ def _session_record(folder: Path) -> tuple[dict, str | None]:
     return record, unreadable
 
 
-def _analyse(
-    result: SessionResult,
-    record: dict,
-    folder: Path,
-    physio_dir: Path,
-    columns: Columns,
-    corrections: Corrections,
-    settings: AnalysisSettings | None,
-) -> Recording:
+def _read_session_recording(physio_dir: Path, result: SessionResult, columns: Columns) -> Recording:
     export = find_export(physio_dir, result.participant, result.session)
     if export is None:
         extensions = "/".join(EXTENSIONS)
         raise DataError(f"no recording sub-{result.participant}_ses-{result.session}_physio{extensions}")
-    recording = read_recording(export, columns)
-    events, phases = session_events(folder, record)
-    measure(result, events, phases, recording, str(folder), corrections, settings)
-    return recording
+    return read_recording(export, columns)
 
 
 def measure(
@@ -172,14 +236,15 @@ def measure(
     where: str,
     corrections: Corrections | None = None,
     settings: AnalysisSettings | None = None,
+    check_accepts: bool = True,
 ) -> Alignment:
     """Align ``recording`` to the session's ``events``, then fill ``result`` phase by phase, with
     a person's ``corrections`` applied first; returns the alignment.
 
     ``events``: events.csv rows (time_s, code, label, sent_ok as text); ``phases``: name, kind,
     start_s, end_s on the session clock. Raises DataError for a recording that cannot be used,
-    CorrectionError for a corrections line that cannot be applied.
-    """
+    CorrectionError for a line that cannot be applied (an ``accept`` outside this run's phases
+    only with ``check_accepts``: a session of several runs checks all runs' phases)."""
     corrections = corrections or Corrections()
     settings = settings or AnalysisSettings(DEFAULT_MIN_AMPLITUDE_US)
     markers = recording.markers
@@ -196,7 +261,8 @@ def measure(
         )
     signals = _find(recording, corrections, settings)
     beats = signals.beats
-    _refuse_accepts_outside(corrections, windows)
+    if check_accepts:
+        refuse_accepts_outside(corrections, windows)
     result.windows = windows
     result.responses = signals.responses
     _fill_phases(result, phases, windows, signals, corrections, settings)
@@ -308,7 +374,8 @@ def _accepted(measures: dict, corrections: Corrections, start: float, end: float
     return measures | {"quality": "accepted", "reason": f"accepted after review ({notes}): {measures['reason']}"}
 
 
-def _refuse_accepts_outside(corrections: Corrections, windows: dict[str, tuple[float, float]]) -> None:
+def refuse_accepts_outside(corrections: Corrections, windows: dict[str, tuple[float, float]]) -> None:
+    """CorrectionError for an ``accept`` line in none of ``windows`` (every run's phases of a session)."""
     for line in corrections.of("accept"):
         if not any(start <= line.start_s < end for start, end in windows.values()):
             raise line.refuse("that time is in none of the session's phases, so there is no phase to accept")

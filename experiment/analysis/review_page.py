@@ -30,8 +30,8 @@ REVIEW_FOLDER = "review"
 MANIFEST = "review.json"  # where the data came from, for the review server's re-measure
 
 
-def page_name(participant: str, session: int) -> str:
-    return f"sub-{participant}_ses-{session}.html"
+def page_name(participant: str, session: int, run_label: str = "") -> str:
+    return f"sub-{participant}_ses-{session}{run_label}.html"
 
 
 def write_review_page(
@@ -73,7 +73,7 @@ def write_review_index(folder: Path, results, manifest: dict) -> Path:
     """``index.html``: every recording with its quality, artefact share and edits."""
     rows = []
     for r in sorted(results, key=lambda r: (r.participant, r.session)):
-        name = page_name(r.participant, r.session)
+        name = page_name(r.participant, r.session, r.run_label)
         flagged = [p["phase"] for p in r.phases if p.get("quality") not in ("ok", "accepted")]
         artefacts = [float(p["artefact_pct"]) for p in r.phases if p.get("artefact_pct") not in ("", None)]
         shown = f"<a href='{name}'>{name.removesuffix('.html')}</a>" if (folder / name).exists() else name

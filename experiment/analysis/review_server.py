@@ -90,18 +90,28 @@ class Review:
         return self.lines(recording)
 
     def remeasure(self, recording: str) -> str:
-        from experiment.analysis.pipeline import analyse_session
+        from experiment.analysis.pipeline import analyse_runs, session_runs
         from experiment.analysis.recorders import Columns
 
         _, participant, session = self.path_of(recording)
-        folder = self.data_dir / f"sub-{participant}" / f"ses-{session}"
+        person = self.data_dir / f"sub-{participant}"
+        folders = [
+            p.parent
+            for pattern in (f"ses-{session}", f"ses-{session}_run-*")
+            for p in person.glob(f"{pattern}/session.json")
+        ]
+        if not folders:
+            raise DataError(f"There is no session folder {person / f'ses-{session}'}: was the data folder moved?")
         columns = Columns.parse(self.columns)
-        result = analyse_session(folder, self.physio_dir, columns, self.corrections_dir, self.folder, self.settings)
-        if result.refusal:
-            raise CorrectionError(result.refusal)
-        if result.problem and not result.phases:
-            raise DataError(result.problem)
-        return f"Measured again with {len(result.edits)} correction(s); run analyse again for the tables and report."
+        runs = session_runs(folders)[0]
+        results = analyse_runs(runs, self.physio_dir, columns, self.corrections_dir, self.folder, self.settings)
+        if results[0].refusal:
+            raise CorrectionError(results[0].refusal)
+        if all(r.problem and not r.phases for r in results):
+            raise DataError(results[0].problem)
+        return (
+            f"Measured again with {len(results[0].edits)} correction(s); run analyse again for the tables and report."
+        )
 
     @staticmethod
     def _rows(path: Path) -> list[list[str]]:

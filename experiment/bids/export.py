@@ -30,6 +30,7 @@ from experiment.analysis.pipeline import (
     find_sessions,
     measure,
     read_session,
+    refuse_accepts_outside,
     session_events,
 )
 from experiment.analysis.recorders import Columns, find_export, read_recording
@@ -105,6 +106,7 @@ def _build(root: Path, old: Path, records: dict, study, measuring: Measuring | N
     codes, phase_kinds, analysis = {}, {}, {name: [] for name in ANALYSIS_TABLES}
     scans: dict[Path, list[dict]] = {}
     for (participant, session), folders in sorted(runs_of.items()):
+        run_windows = {} if len(folders) > 1 else None  # a session of several runs: accepts in any run's phases
         for folder in folders:
             record = records[folder]
             run = SessionRun(participant, session, int(record.get("run", 1)), len(folders) > 1)
@@ -113,10 +115,13 @@ def _build(root: Path, old: Path, records: dict, study, measuring: Measuring | N
             written = _session_files(root, run, folder, events, phases)
             phase_kinds |= {p["name"]: p.get("kind", "") for p in phases}
             if measuring is not None:
-                written += _recording(root, run, folder, record, (events, phases), measuring, summary, analysis)
+                written += _recording(root, run, folder, record, (events, phases), measuring, summary, analysis,
+                                      run_windows)  # fmt: skip
             started = str(record.get("started_at", ""))[:19] or "n/a"
             scans.setdefault(run.scans, []).extend({"filename": f, "acq_time": started} for f in written)
             summary.runs += 1
+        if run_windows:
+            refuse_accepts_outside(measuring.corrections(participant, session), run_windows)
         summary.participants.append(participant)
     for path, rows in scans.items():
         rows = [r | {"filename": str(Path(r["filename"]).relative_to(path.parent))} for r in rows]
@@ -145,7 +150,9 @@ def _session_files(root: Path, run: SessionRun, folder: Path, events: list[dict]
     return written
 
 
-def _recording(root, run, folder, record, session, measuring: Measuring, summary, analysis) -> list[Path]:
+def _recording(root, run, folder, record, session, measuring: Measuring, summary, analysis, run_windows) -> list[Path]:
+    """The run's physio files and measures; ``run_windows`` (a session of several runs) collects its
+    phases, where the session's accept lines are checked once all runs are measured."""
     from experiment.bids.physio import write_physio
 
     events, phases = session
@@ -157,13 +164,16 @@ def _recording(root, run, folder, record, session, measuring: Measuring, summary
     try:
         recording = read_recording(path, measuring.columns)
         result = SessionResult(run.participant, run.session, str(record.get("group", "")), folder)
-        alignment = measure(result, events, phases, recording, str(folder), corrections, measuring.settings)
+        alignment = measure(result, events, phases, recording, str(folder), corrections, measuring.settings,
+                            check_accepts=run_windows is None)  # fmt: skip
         written = write_physio(root, run, recording, alignment)
     except CorrectionError:
         raise
     except ExperimentError as err:
         summary.problems.append(f"sub-{run.participant} ses-{run.session}: {err}")
         return []
+    if run_windows is not None:
+        run_windows |= {f"{run.run} {name}": window for name, window in result.windows.items()}
     if corrections.reviewed:
         rows = tables.corrections_rows(corrections, alignment.to_session)
         _tsv(root / run.derivative("corrections.tsv"), HEADER, rows)

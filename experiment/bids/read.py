@@ -43,7 +43,8 @@ def analyse_run(events_path: Path, group: str, settings=None, review_dir: Path |
     ``review_dir`` its review page is written there (for looking: corrections are made on the
     raw recordings)."""
     parts = dict(part.split("-", 1) for part in events_path.name.split("_")[:-1] if "-" in part)
-    result = SessionResult(parts["sub"], int(parts["ses"]), group, events_path.parent)
+    result = SessionResult(parts["sub"], int(parts["ses"]), group, events_path.parent, run=int(parts.get("run", 1)))
+    result.run_label = f"_run-{parts['run']}" if "run" in parts else ""  # each run has its own physio file
     try:
         events, phases = _events(events_path)
         physio = events_path.with_name(events_path.name.replace("_events.tsv", "_physio.tsv.gz"))
@@ -51,10 +52,12 @@ def analyse_run(events_path: Path, group: str, settings=None, review_dir: Path |
             raise DataError(f"no physio file {physio.name} in the dataset")
         recording = pick(read_bids_physio(physio))
         corrections = carried_corrections(events_path)
-        measure(result, events, phases, recording, str(events_path), corrections, settings)
+        # an accept of a session of several runs lies in one of them (export-bids checked all)
+        measure(result, events, phases, recording, str(events_path), corrections, settings,
+                check_accepts=not result.run_label)  # fmt: skip
         if review_dir is not None:
-            write_review_page(review_dir / page_name(result.participant, result.session), result, recording,
-                              result.windows, corrections, clock="session time")  # fmt: skip
+            page = review_dir / page_name(result.participant, result.session, result.run_label)
+            write_review_page(page, result, recording, result.windows, corrections, clock="session time")
         result.responses = None  # drawn on the page in this worker; not shipped back to the main process
     except CorrectionError as err:
         result.refusal = str(err)
