@@ -209,10 +209,10 @@ def _write_beats(results, folder: Path) -> None:
     from experiment.analysis.beats import COLUMNS
 
     folder.mkdir(exist_ok=True)
-    for result in results:
-        if result.beats:
-            frame = pd.DataFrame(result.beats, columns=COLUMNS)
-            _write(frame, folder / f"sub-{result.participant}_ses-{result.session}{result.run_label}_beats.csv")
+    # the runs of a session share one recording, so one table (unless each run has its own file)
+    tables = {f"sub-{r.participant}_ses-{r.session}{r.run_label}_beats.csv": r.beats for r in results if r.beats}
+    for name, beats in tables.items():
+        _write(pd.DataFrame(beats, columns=COLUMNS), folder / name)
 
 
 def _run(job, argument_lists: list[tuple], jobs: int | None):

@@ -12,6 +12,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +91,13 @@ def session_runs(folders: list[Path]) -> list[list[Path]]:
     return [sorted(runs, key=_run_number) for _, runs in sorted(groups.items())]
 
 
+def runs_of_session(data_dir: Path, participant: str, session: int) -> list[Path]:
+    """The run folders of one session (with their session.json), in run order."""
+    folders = [p.parent for p in (data_dir / f"sub-{participant}").glob("ses-*/session.json")]
+    ours = [f for f in folders if (match := RUN_FOLDER.match(f.name)) and int(match.group(1)) == session]
+    return sorted(ours, key=_run_number)
+
+
 def _run_number(folder: Path) -> int:
     match = RUN_FOLDER.match(folder.name)
     return int(match.group(2) or 1) if match else 1
@@ -125,7 +133,7 @@ def analyse_runs(
                for f, (r, _) in zip(folders, records, strict=True)]  # fmt: skip
     first = results[0]
     try:
-        if len(folders) == 1 and records[0][1]:
+        if all(unreadable for _, unreadable in records):  # nothing to measure the recording against
             raise DataError(records[0][1])
         folder_of_corrections = corrections_dir or physio_dir / CORRECTIONS_FOLDER
         corrections = read_corrections(corrections_file(folder_of_corrections, first.participant, first.session))
@@ -133,9 +141,7 @@ def analyse_runs(
         for result, folder, (record, unreadable) in zip(results, folders, records, strict=True):
             _measure_run(result, folder, record, unreadable, recording, corrections, settings, len(folders) == 1)
         if len(folders) > 1:
-            refuse_accepts_outside(
-                corrections, {f"{n} {k}": w for n, r in enumerate(results) for k, w in r.windows.items()}
-            )
+            refuse_accepts_outside(corrections, [window for r in results for window in r.windows.values()])
         if review_dir is not None and any(r.windows for r in results):
             page_result, windows = _one_page(results)
             write_review_page(review_dir / page_name(first.participant, first.session), page_result, recording,
@@ -262,7 +268,7 @@ def measure(
     signals = _find(recording, corrections, settings)
     beats = signals.beats
     if check_accepts:
-        refuse_accepts_outside(corrections, windows)
+        refuse_accepts_outside(corrections, windows.values())
     result.windows = windows
     result.responses = signals.responses
     _fill_phases(result, phases, windows, signals, corrections, settings)
@@ -374,10 +380,11 @@ def _accepted(measures: dict, corrections: Corrections, start: float, end: float
     return measures | {"quality": "accepted", "reason": f"accepted after review ({notes}): {measures['reason']}"}
 
 
-def refuse_accepts_outside(corrections: Corrections, windows: dict[str, tuple[float, float]]) -> None:
+def refuse_accepts_outside(corrections: Corrections, windows: Iterable[tuple[float, float]]) -> None:
     """CorrectionError for an ``accept`` line in none of ``windows`` (every run's phases of a session)."""
+    windows = list(windows)
     for line in corrections.of("accept"):
-        if not any(start <= line.start_s < end for start, end in windows.values()):
+        if not any(start <= line.start_s < end for start, end in windows):
             raise line.refuse("that time is in none of the session's phases, so there is no phase to accept")
 
 

@@ -90,20 +90,15 @@ class Review:
         return self.lines(recording)
 
     def remeasure(self, recording: str) -> str:
-        from experiment.analysis.pipeline import analyse_runs, session_runs
+        from experiment.analysis.pipeline import analyse_runs, runs_of_session
         from experiment.analysis.recorders import Columns
 
         _, participant, session = self.path_of(recording)
-        person = self.data_dir / f"sub-{participant}"
-        folders = [
-            p.parent
-            for pattern in (f"ses-{session}", f"ses-{session}_run-*")
-            for p in person.glob(f"{pattern}/session.json")
-        ]
-        if not folders:
-            raise DataError(f"There is no session folder {person / f'ses-{session}'}: was the data folder moved?")
+        runs = runs_of_session(self.data_dir, participant, session)
+        if not runs:
+            folder = self.data_dir / f"sub-{participant}" / f"ses-{session}"
+            raise DataError(f"There is no session folder {folder}: was the data folder moved?")
         columns = Columns.parse(self.columns)
-        runs = session_runs(folders)[0]
         results = analyse_runs(runs, self.physio_dir, columns, self.corrections_dir, self.folder, self.settings)
         if results[0].refusal:
             raise CorrectionError(results[0].refusal)

@@ -106,7 +106,7 @@ def _build(root: Path, old: Path, records: dict, study, measuring: Measuring | N
     codes, phase_kinds, analysis = {}, {}, {name: [] for name in ANALYSIS_TABLES}
     scans: dict[Path, list[dict]] = {}
     for (participant, session), folders in sorted(runs_of.items()):
-        run_windows = {} if len(folders) > 1 else None  # a session of several runs: accepts in any run's phases
+        run_windows = [] if len(folders) > 1 else None  # a session of several runs: accepts in any run's phases
         for folder in folders:
             record = records[folder]
             run = SessionRun(participant, session, int(record.get("run", 1)), len(folders) > 1)
@@ -173,7 +173,7 @@ def _recording(root, run, folder, record, session, measuring: Measuring, summary
         summary.problems.append(f"sub-{run.participant} ses-{run.session}: {err}")
         return []
     if run_windows is not None:
-        run_windows |= {f"{run.run} {name}": window for name, window in result.windows.items()}
+        run_windows += result.windows.values()
     if corrections.reviewed:
         rows = tables.corrections_rows(corrections, alignment.to_session)
         _tsv(root / run.derivative("corrections.tsv"), HEADER, rows)
@@ -230,8 +230,9 @@ def _derivatives(root: Path, analysis: dict, measuring: Measuring, reviewed: int
     )
     if reviewed:
         _json(folder / f"task-{TASK}_corrections.json", tables.CORRECTIONS_DESCRIPTION)
-    # BIDS names no files for tables of results: the validator (run with --recursive) is told
-    # these are the analysis's own, described here and in docs/analysis.md.
+    # BIDS names no files for tables of results: the validator, run on this folder, is told these
+    # are the analysis's own (described here and in docs/analysis.md). bids-validator 3.0.2 reads
+    # this file only then, not when it validates the dataset with --recursive.
     (folder / ".bidsignore").write_text("".join(f"{name}.tsv\n" for name in ANALYSIS_TABLES) + "*_corrections.*\n")
     _json(folder / "dataset_description.json", {
         "Name": "Heart rate, HRV and skin conductance per phase (selfcompassion-runner analysis)",
