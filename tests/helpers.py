@@ -283,6 +283,16 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+def display_nobody_answers() -> str:
+    """An X display number with no server behind it that no test worker will start one on.
+    A display stopped by this test would not do: Xvfb -displayfd takes the lowest free number
+    from 0 up, so another worker's screen soon answers there (and then goes away mid-session)."""
+    for number in range(59_000, 59_500):  # the top of X's range (display 65535 - 6000 is the last)
+        if not Path(f"/tmp/.X{number}-lock").exists() and not Path(f"/tmp/.X11-unix/X{number}").exists():
+            return f":{number}"
+    raise RuntimeError("Every display from :59000 to :59499 is taken on this machine.")
+
+
 def validate_bids(dataset: Path) -> list[dict]:
     """The official validator's issues with ``dataset`` and, validated as datasets of their own,
     its derivatives (with --recursive, bids-validator 3.0.2 ignores a derivative's .bidsignore)."""

@@ -18,10 +18,10 @@ import soundfile
 from helpers import (
     GROUPS,
     SoundServer,
-    VirtualScreen,
     abort_at_welcome,
     autopilot_answers,
     count_rows,
+    display_nobody_answers,
     find_window,
     logged_markers,
     marker_timing_faults,
@@ -433,18 +433,17 @@ def test_no_screen_is_one_sentence_before_anything_is_allocated(tmp_path):
 
 def test_a_screen_that_does_not_answer_is_one_sentence_not_a_qt_crash(tmp_path):
     """DISPLAY left over from a desktop session that ended: Qt would abort (exit -6)."""
-    gone = VirtualScreen()
-    gone.stop()  # a display number that no server answers now
+    gone = display_nobody_answers()
     data = tmp_path / "data"
     result = subprocess.run(
         session_command("--demo", "--participant", "P001", "--data-dir", str(data)),
         capture_output=True,
         text=True,
         timeout=60,
-        env=os.environ | gone.env(),
+        env=os.environ | {"DISPLAY": gone},
     )
     assert result.returncode == 4, result.stderr
-    assert f"the screen DISPLAY={gone.display} does not answer" in result.stderr and "Traceback" not in result.stderr
+    assert f"the screen DISPLAY={gone} does not answer" in result.stderr and "Traceback" not in result.stderr
     assert not data.exists() or not any(data.iterdir())
 
 
