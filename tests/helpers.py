@@ -89,8 +89,13 @@ class TtyPair:
         return list(self.box.raw(settle_s))
 
     def kill(self) -> None:
+        """The cable pulled: socat dies, and the port's name goes with it, as /dev/ttyUSB0 does.
+        A link left behind would name whichever pty the kernel hands out next (the lowest free
+        number), perhaps another test worker's: the program's reconnection would write there."""
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
+        for link in (self.near, self.far):
+            Path(link).unlink(missing_ok=True)
 
     def close(self) -> None:
         if self.box is not None:
