@@ -9,6 +9,7 @@ done on its own thread, so a device never sleeps.
 from __future__ import annotations
 
 import importlib
+import time
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
@@ -24,6 +25,12 @@ class WriteWindow(NamedTuple):
     @property
     def length_s(self) -> float:
         return self.end_s - self.start_s
+
+    @classmethod
+    def now(cls) -> WriteWindow:
+        """This moment, for a code that reached no device (none attached, or the port lost)."""
+        moment = time.perf_counter()
+        return cls(moment, moment)
 
 
 class MarkerDevice(Protocol):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from experiment.markers.device import WriteWindow
 
 
@@ -14,8 +12,7 @@ class NullDevice:
     needs_clear = False
 
     def set_code(self, code: int) -> WriteWindow:
-        now = time.perf_counter()
-        return WriteWindow(now, now)
+        return WriteWindow.now()
 
     def clear(self) -> None:
         pass

@@ -211,8 +211,7 @@ class MarkerSender:
                 )
             self._lost = True
             log.warning("Marker not sent: %s (code %d)", request.label, request.code)
-            now = time.perf_counter()
-            return WriteWindow(now, now), False
+            return WriteWindow.now(), False
 
     def _reconnect(self) -> None:
         now = time.perf_counter()
