@@ -33,8 +33,9 @@ from experiment.datastore import EVENT_COLUMNS, AppendOnlyCsv
 from experiment.errors import ConfigError, DeviceError
 from experiment.markers import MarkerSender, open_device
 from experiment.markers.device import pulse_once
+from experiment.markers.lsl import OWN_SOURCE_PREFIX, LslOutlet
 from experiment.recorder.checks import recorder_checks
-from experiment.recorder.inlet import RecorderColumns, RecorderInlet
+from experiment.recorder.inlet import RecorderColumns, RecorderInlet, recorders_marker_stream
 from experiment.recorder.signals import check_ecg, check_eda, measured_rate_hz
 
 
@@ -58,10 +59,9 @@ def name_of(recorder: StandInRecorder) -> str:
     return recorder.proc.args[recorder.proc.args.index("--name") + 1]
 
 
-def test_every_marker_written_is_seen_by_the_recorder_with_its_delay(tmp_path, cable, recorder):
-    inlet = RecorderInlet(name_of(recorder))
-    assert inlet.channels == {"ecg": 0, "eda": 1, "digital": 2}
-    inlet.start()
+def write_five_markers(tmp_path, cable, inlet: RecorderInlet) -> None:
+    """Five codes through a brainproducts box on the cable, each handed to the inlet's matcher
+    with its write time; returns once the recorder has had time to show them."""
     device = open_device("brainproducts", cable.near, None, 10.0)
     events = AppendOnlyCsv(tmp_path / "events.csv", EVENT_COLUMNS)
     sender = MarkerSender(device, {"a": 10, "b": 20, "c": 10}, SessionClock(), events)
@@ -74,15 +74,24 @@ def test_every_marker_written_is_seen_by_the_recorder_with_its_delay(tmp_path, c
         for label, _, perf in sender.written:
             inlet.matcher.wrote(label, sender.codes[label], perf)
         time.sleep(1.5)
+    finally:
+        sender.close()
+        events.close()  # the sender's log (in a session, the session closes it)
+        device.close()
+
+
+def test_every_marker_written_is_seen_by_the_recorder_with_its_delay(tmp_path, cable, recorder):
+    inlet = RecorderInlet(name_of(recorder))
+    assert inlet.channels == {"ecg": 0, "eda": 1, "digital": 2} and not inlet.has_marker_stream
+    inlet.start()
+    try:
+        write_five_markers(tmp_path, cable, inlet)
         with inlet.lock:
             summary = inlet.matcher.summary()
             ecg = inlet.windows["ecg"].last(10.0)
             eda = inlet.windows["eda"].last(10.0)
             rate = measured_rate_hz(inlet.stamps.last(10.0))
     finally:
-        sender.close()
-        events.close()  # the sender's log (in a session, the session closes it)
-        device.close()
         inlet.close()
     assert (summary["markers_sent"], summary["markers_seen"]) == (5, 5), summary
     assert 0 <= summary["marker_delay_ms"]["median"] <= 5.0, summary  # the pty hop and a 1 ms sample
@@ -90,6 +99,58 @@ def test_every_marker_written_is_seen_by_the_recorder_with_its_delay(tmp_path, c
     assert rate == pytest.approx(1000, rel=0.01)
     assert check_eda(eda, "EDA").ok
     assert len(ecg) > 1000 and check_ecg(ecg, 1000.0, "ECG").value == pytest.approx(75, abs=8)
+
+
+@pytest.mark.parametrize("recorder", [("--marker-stream",)], indirect=True)
+def test_the_recorders_own_marker_stream_confirms_the_markers(tmp_path, cable, recorder):
+    inlet = RecorderInlet(name_of(recorder))
+    assert inlet.marker_stream == f"{name_of(recorder)}-Markers"
+    inlet.start()
+    try:
+        write_five_markers(tmp_path, cable, inlet)
+        with inlet.lock:
+            summary = inlet.matcher.summary()
+    finally:
+        inlet.close()
+    assert (summary["markers_sent"], summary["markers_seen"]) == (5, 5), summary
+    assert 0 <= summary["marker_delay_ms"]["median"] <= 5.0, summary
+
+
+def test_our_own_marker_outlet_is_never_taken_for_what_the_recorder_saw(tmp_path, cable, recorder):
+    """A lab running the recorder on the stimulus PC with --marker-lsl: our outlet is a Markers
+    stream on the recorder's computer, and it carries labels, not codes the recorder received."""
+    import pylsl
+
+    ours = LslOutlet({"a": 10}, name=f"Ours{time.monotonic_ns()}")
+    assert pylsl.resolve_byprop("name", ours.name, timeout=10), "our outlet was not found on this machine"
+    inlet = RecorderInlet(name_of(recorder))
+    inlet.start()
+    try:
+        write_five_markers(tmp_path, cable, inlet)
+        with inlet.lock:
+            summary = inlet.matcher.summary()
+    finally:
+        inlet.close()
+        ours.close()
+    assert not inlet.has_marker_stream and inlet.marker_stream is None
+    assert (summary["markers_sent"], summary["markers_seen"]) == (5, 5), summary  # from the digital channel
+
+
+def test_a_marker_stream_is_the_recorders_only_when_nothing_else_could_be():
+    import pylsl
+
+    def stream(name: str, source: str = "box-1", kind: str = "Markers"):
+        return pylsl.StreamInfo(name, kind, 1, 0, pylsl.cf_string, source)
+
+    here = stream("x").hostname()  # a stream not yet published has the empty host name
+    named, foreign, other = stream("Amp-Markers"), stream("Presentation"), stream("Other")
+    ours = stream("SelfCompassionMarkers", f"{OWN_SOURCE_PREFIX}SelfCompassionMarkers@pc")
+    assert recorders_marker_stream("Amp", here, [foreign, named, other]) is named
+    assert recorders_marker_stream("Amp", here, [ours, foreign]) is foreign
+    assert recorders_marker_stream("Amp", here, [ours]) is None
+    assert recorders_marker_stream("Amp", here, [foreign, other]) is None  # which one would be a guess
+    assert recorders_marker_stream("Amp", "recording-pc", [foreign]) is None  # another computer's
+    assert recorders_marker_stream("Amp", here, [stream("Amp-EEG", kind="EEG")]) is None
 
 
 def test_a_missing_stream_is_one_sentence_naming_the_streams_found(recorder):

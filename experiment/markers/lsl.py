@@ -16,6 +16,9 @@ from experiment.errors import DeviceError
 from experiment.markers.null import NullDevice
 
 STREAM_NAME = "SelfCompassionMarkers"
+# Starts the source_id of every outlet this program publishes, so that a reader of the recorder's
+# marker stream can tell our own labels from the codes a recorder saw.
+OWN_SOURCE_PREFIX = "selfcompassion-runner:"
 
 
 class LslOutlet:
@@ -30,7 +33,12 @@ class LslOutlet:
             ) from None
         self._pylsl = pylsl
         info = pylsl.StreamInfo(
-            name, "Markers", 1, pylsl.IRREGULAR_RATE, pylsl.cf_string, f"{name}@{socket.gethostname()}"
+            name,
+            "Markers",
+            1,
+            pylsl.IRREGULAR_RATE,
+            pylsl.cf_string,
+            f"{OWN_SOURCE_PREFIX}{name}@{socket.gethostname()}",
         )
         table = info.desc().append_child("codes")
         for label, code in (codes or {}).items():

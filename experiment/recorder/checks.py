@@ -54,7 +54,7 @@ def _stream_check(inlet: RecorderInlet, measured_hz: float) -> Check:
     problem = rate_problem(inlet.name, inlet.nominal_rate_hz, measured_hz)
     if problem:
         return _fail("recorder stream", problem)
-    markers = "its marker stream" if inlet.has_marker_stream else "its digital channel"
+    markers = f"its marker stream '{inlet.marker_stream}'" if inlet.has_marker_stream else "its digital channel"
     return Check(
         "recorder stream",
         True,
@@ -105,7 +105,11 @@ def _marker_check(inlet: RecorderInlet, send_test_marker: Callable[[int], float]
             seen = f"test marker {TEST_CODE} seen by the recorder after {delay_s * 1000:.1f} ms"
             return Check("recorder markers", True, seen)
         time.sleep(0.05)
-    where = "marker stream" if inlet.has_marker_stream else f"digital channel '{inlet.labels[digital]}'"
+    where = (
+        f"marker stream '{inlet.marker_stream}'"
+        if inlet.has_marker_stream
+        else f"digital channel '{inlet.labels[digital]}'"
+    )
     return _fail(
         "recorder markers",
         f"The test marker {TEST_CODE} sent through the trigger box did not appear in the recorder's {where} "

@@ -4,8 +4,8 @@ BIOPAC AcqKnowledge, BrainVision's RDA connector, OpenSignals and LabRecorder se
 what they record over LSL. The stream is found by name; its ECG, EDA and digital (trigger)
 channels are picked by the labels in its description, or named with ``--recorder-columns``
 (``ecg=NAME,eda=NAME,digital=NAME``, as ``analyse --columns``). A marker stream of the same
-recorder (``NAME-Markers``, or a ``Markers`` stream from the same host) is read too when there
-is one: the codes the recorder received.
+recorder (``NAME-Markers``, or the one ``Markers`` stream from the recorder's computer that
+this program did not publish) is read too when there is one: the codes the recorder received.
 
 The clock question. LSL stamps samples on the recording computer's ``local_clock``; this
 inlet adds LSL's own ``time_correction`` (the offset between that computer's clock and this
@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from experiment.errors import ConfigError, DeviceError
+from experiment.markers.lsl import OWN_SOURCE_PREFIX
 from experiment.recorder.matching import MarkerMatcher, code_onsets
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,29 @@ class Window:
         return np.fromiter(self.values, float)[times >= times[-1] - seconds] if times.size else times
 
 
+def recorders_marker_stream(recorder: str, host: str, streams: list):
+    """The recorder's own marker stream among the LSL ``streams`` found, or None (its markers are
+    then confirmed from its digital channel): the one named ``RECORDER-Markers``, else the only
+    Markers stream from the recorder's computer that this program did not publish. Ours carries
+    event labels, not what the recorder saw, and a marker stream of another program cannot be
+    told from the recorder's when there are several: neither may confirm a marker."""
+    named = [s for s in streams if s.name() == f"{recorder}-Markers"]
+    if named:
+        return named[0]
+    others = [
+        s
+        for s in streams
+        if s.type() == "Markers" and s.hostname() == host and not s.source_id().startswith(OWN_SOURCE_PREFIX)
+    ]
+    if len(others) > 1:
+        log.warning(
+            "Several marker streams on the recorder's computer (%s): none is taken for the recorder's own; "
+            "its markers are confirmed from its digital channel.",
+            ", ".join(sorted(s.name() for s in others)),
+        )
+    return others[0] if len(others) == 1 else None
+
+
 class RecorderInlet:
     """Finds the recorder's stream, then reads it on its own thread until :meth:`close`.
 
@@ -164,11 +188,11 @@ class RecorderInlet:
 
     def _marker_inlet(self, info):
         pylsl = self._pylsl
-        candidates = pylsl.resolve_byprop("name", f"{self.name}-Markers", timeout=1.0)
-        candidates = candidates or [
-            s for s in pylsl.resolve_byprop("type", "Markers", timeout=1.0) if s.hostname() == info.hostname()
-        ]
-        return pylsl.StreamInlet(candidates[0], processing_flags=pylsl.proc_clocksync) if candidates else None
+        named = pylsl.resolve_byprop("name", f"{self.name}-Markers", timeout=1.0)
+        found = named or pylsl.resolve_byprop("type", "Markers", timeout=1.0)
+        stream = recorders_marker_stream(self.name, info.hostname(), found)
+        self.marker_stream = stream.name() if stream is not None else None
+        return pylsl.StreamInlet(stream, processing_flags=pylsl.proc_clocksync) if stream is not None else None
 
     @property
     def has_marker_stream(self) -> bool:
