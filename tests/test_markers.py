@@ -18,7 +18,7 @@ from experiment.datastore import EVENT_COLUMNS, AppendOnlyCsv
 from experiment.errors import DeviceError
 from experiment.markers import MarkerSender, open_device, serialport
 from experiment.markers.device import SERIAL_PROTOCOLS
-from experiment.markers.ports import identify, lower_ftdi_latency, resolve_port
+from experiment.markers.ports import PortInfo, identify, lower_ftdi_latency, resolve_port
 from experiment.markers.sender import uncertain_markers
 
 CODES = {f"e{code}": code for code in (1, 7, 10, 16, 99, 128, 200, 254, 255)}
@@ -121,6 +121,46 @@ def test_lost_port_is_flagged_then_reconnected(tmp_path):
     finally:
         device.close()
         replugged.close()
+
+
+def test_another_usb_device_under_the_boxs_name_gets_no_markers(tmp_path, monkeypatch, caplog):
+    """Linux gives a USB serial device the lowest free ttyUSB number, so while the box is out
+    another adapter can take its name. There is no USB here: only the port list (which USB
+    device is behind a name, from serial.tools.list_ports) is made up; the port is a real pty."""
+    pair = TtyPair(tmp_path)
+    behind = {"serial_number": "BBTK0001"}
+
+    def listed() -> list[PortInfo]:
+        return [PortInfo(pair.near, "FT232R USB UART", 0x0403, 0x6001, behind["serial_number"], None)]
+
+    monkeypatch.setattr(serialport, "list_ports", listed)
+    device = open_device("brainproducts", pair.near, None, 2.0)
+    assert device.usb_identity == (0x0403, 0x6001, "BBTK0001")
+    assert device.describe()["usb"] == "USB 0403:6001, serial number BBTK0001"
+    sender = make_sender(tmp_path, device)
+    sender.send("e1")
+    sender.flush()
+    pair.kill()  # the box is unplugged...
+    pair.box.close()
+    sender.send("e7")
+    sender.flush()
+    other = TtyPair(tmp_path)  # ...and another adapter takes its name
+    behind["serial_number"] = "A9XK2LQ"
+    try:
+        time.sleep(1.1)  # reconnection is tried at most once a second
+        sender.send("e10")
+        sender.flush()
+        assert "Another USB device now answers at" in caplog.text and "serial number A9XK2LQ" in caplog.text
+        behind["serial_number"] = "BBTK0001"  # the box is back under its name
+        time.sleep(1.1)
+        sender.send("e16")
+        close_sender(sender)
+        assert [r["sent_ok"] for r in logged(tmp_path)] == ["true", "false", "false", "true"]
+        received = other.bytes()
+        assert 10 not in received and 16 in received
+    finally:
+        device.close()
+        other.close()
 
 
 def test_a_write_that_loses_the_processor_says_so_in_its_row_and_the_incident(tmp_path, make_tty_pair, monkeypatch):

@@ -121,6 +121,7 @@ class MarkerSender:
         self.error: ExperimentError | None = None
         self._lost = False
         self._next_reconnect = 0.0
+        self._reconnect_failure = ""
         self._lines_free_at = 0.0
         self.thread_priority = "not started"
         self._queue: queue.Queue[_Request | None] = queue.Queue()
@@ -218,7 +219,14 @@ class MarkerSender:
         if now < self._next_reconnect:
             raise DeviceError("the marker port is still lost")
         self._next_reconnect = now + RECONNECT_EVERY_S
-        self.device.reopen()
+        try:
+            self.device.reopen()
+        except DeviceError as err:
+            if str(err) != self._reconnect_failure:  # each new reason once, not every second
+                log.error("The marker port cannot be reconnected yet: %s", err)
+                self._reconnect_failure = str(err)
+            raise
+        self._reconnect_failure = ""
         self._lost = False
         self.reconnects += 1
         log.warning("The marker port works again (reconnected); later markers reach the recorder.")

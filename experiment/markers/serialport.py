@@ -48,6 +48,7 @@ class SerialMarkerDevice:
         self.hold_s = self.box_pulse_s or pulse_ms / 1000.0
         self.rest_s = pulse_ms / 1000.0
         self._serial = self._open()
+        self.usb_identity = self._usb_identity()
 
     # --- what a box module says -----------------------------------------------------------
     def encode(self, code: int) -> bytes:
@@ -113,16 +114,36 @@ class SerialMarkerDevice:
         except (serial.SerialException, OSError):
             pass
         self.port = resolve_port(self.requested_port)
+        now = self._usb_identity()
+        if self.usb_identity is not None and now is not None and now != self.usb_identity:
+            # Linux hands a USB serial device the lowest free ttyUSB number: another adapter
+            # plugged in while the box was out can answer under the box's name.
+            raise DeviceError(
+                f"Another USB device now answers at {self.port} ({_usb_text(now)}), not the trigger box "
+                f"the session opened ({_usb_text(self.usb_identity)}): plug the trigger box back in."
+            )
         self._open()
 
+    def _usb_identity(self) -> tuple[int, int | None, str] | None:
+        """The USB device behind the port (vendor id, product id, serial number); None where the
+        port is not a USB one (a built-in COM port, a pty, a pyserial URL)."""
+        names = {self.port, os.path.realpath(self.port)}  # /dev/serial/by-id/... links name a ttyUSB
+        for port in list_ports():
+            if port.vid is not None and (port.device in names or os.path.realpath(port.device) in names):
+                return port.vid, port.pid, port.serial_number
+        return None
+
     def describe(self) -> dict:
-        return {
+        described = {
             "protocol": self.name,
             "port": self.port,
             "baudrate": self.baudrate,
             "hold_ms": round(self.hold_s * 1000.0, 3),
             "rest_ms": round(self.rest_s * 1000.0, 3),
         }
+        if self.usb_identity is not None:  # which box it was, by its serial number
+            described["usb"] = _usb_text(self.usb_identity)
+        return described
 
     def close(self) -> None:
         try:
@@ -149,6 +170,11 @@ def _clocked_write(fd: int, data: bytes) -> tuple[float, int, float]:
 def _reason(err: Exception) -> str:
     text = str(err).strip()
     return text.split(": ", 1)[-1] if text else type(err).__name__
+
+
+def _usb_text(identity: tuple[int, int | None, str]) -> str:
+    vid, pid, serial_number = identity
+    return f"USB {vid:04x}:{(pid or 0):04x}, serial number {serial_number or 'none'}"
 
 
 def _ports_text() -> str:
