@@ -57,7 +57,13 @@ FIELDS = {
         Field("audio_check", (dict,), "the recording's checks: rate, channels, peak, clipping, silence"),
         Field("audio", (dict,), "playback: backend, device, rate, onset method, fit, latency, sync check, complete"),
         Field("sound_check", (dict,), "the technician's sound check before the first screen"),
-        Field("markers", (dict,), "the marker device: protocol, port, settings"),
+        Field(
+            "markers",
+            (dict,),
+            "the marker device: `protocol`; for a serial box also `port`, `baudrate`, `hold_ms`, `rest_ms`, "
+            "and `usb` for a USB one (its USB id and serial number: which box it was; a Cedrus box adds `xid` "
+            "and `pulse_ms`); for `lsl` the `stream`",
+        ),
         Field("marker_codes", (dict,), "event label -> code (1-255) as sent"),
         Field("marker_faults", (int,), "markers that did not reach the recorder (sent_ok=false in events.csv)"),
         Field("marker_reconnects", (int,), "times the marker device was opened again after a fault"),
