@@ -175,7 +175,9 @@ class RecorderInlet:
         self.nominal_rate_hz = info.nominal_srate()
         self.labels = channel_labels(info)
         self.channels = pick_channels(name, self.labels, columns)
-        self._markers = self._marker_inlet(info)
+        stream = self._find_marker_stream(info.hostname())
+        self.marker_stream = stream.name() if stream is not None else None  # None: the digital channel
+        self._markers = pylsl.StreamInlet(stream, processing_flags=pylsl.proc_clocksync) if stream is not None else None
         self.offset_s, self.offset_uncertainty_s = lsl_offset_s()
         self.matcher = MarkerMatcher()
         self.windows = {role: Window() for role, index in self.channels.items() if index is not None}
@@ -186,13 +188,11 @@ class RecorderInlet:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._read, name="recorder", daemon=True)
 
-    def _marker_inlet(self, info):
+    def _find_marker_stream(self, host: str):
         pylsl = self._pylsl
         named = pylsl.resolve_byprop("name", f"{self.name}-Markers", timeout=1.0)
         found = named or pylsl.resolve_byprop("type", "Markers", timeout=1.0)
-        stream = recorders_marker_stream(self.name, info.hostname(), found)
-        self.marker_stream = stream.name() if stream is not None else None
-        return pylsl.StreamInlet(stream, processing_flags=pylsl.proc_clocksync) if stream is not None else None
+        return recorders_marker_stream(self.name, host, found)
 
     @property
     def has_marker_stream(self) -> bool:
