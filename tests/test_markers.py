@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from helpers import REPO, TtyPair, logged_markers, marker_timing_faults
@@ -130,8 +131,9 @@ def test_another_usb_device_under_the_boxs_name_gets_no_markers(tmp_path, monkey
     pair = TtyPair(tmp_path)
     behind = {"serial_number": "BBTK0001"}
 
-    def listed() -> list[PortInfo]:
-        return [PortInfo(pair.near, "FT232R USB UART", 0x0403, 0x6001, behind["serial_number"], None)]
+    def listed() -> list[PortInfo]:  # the device itself, as /dev/ttyUSB0 is behind a /dev/serial/by-id link
+        device = str(Path(pair.near).resolve())
+        return [PortInfo(device, "FT232R USB UART", 0x0403, 0x6001, behind["serial_number"], None)]
 
     monkeypatch.setattr(serialport, "list_ports", listed)
     device = open_device("brainproducts", pair.near, None, 2.0)

@@ -10,6 +10,7 @@ import functools
 import operator
 import os
 import time
+from pathlib import Path
 
 import serial
 
@@ -127,9 +128,8 @@ class SerialMarkerDevice:
     def _usb_identity(self) -> tuple[int, int | None, str] | None:
         """The USB device behind the port (vendor id, product id, serial number); None where the
         port is not a USB one (a built-in COM port, a pty, a pyserial URL)."""
-        names = {self.port, os.path.realpath(self.port)}  # /dev/serial/by-id/... links name a ttyUSB
         for port in list_ports():
-            if port.vid is not None and (port.device in names or os.path.realpath(port.device) in names):
+            if port.vid is not None and _device_file(port.device) == _device_file(self.port):
                 return port.vid, port.pid, port.serial_number
         return None
 
@@ -170,6 +170,12 @@ def _clocked_write(fd: int, data: bytes) -> tuple[float, int, float]:
 def _reason(err: Exception) -> str:
     text = str(err).strip()
     return text.split(": ", 1)[-1] if text else type(err).__name__
+
+
+def _device_file(port: str) -> str:
+    """The device a port name is, links followed (/dev/serial/by-id/... names a /dev/ttyUSB);
+    a COM name or a pyserial URL as it is."""
+    return str(Path(port).resolve()) if port.startswith("/") else port
 
 
 def _usb_text(identity: tuple[int, int | None, str]) -> str:
