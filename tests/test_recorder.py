@@ -80,6 +80,17 @@ def write_five_markers(tmp_path, cable, inlet: RecorderInlet) -> None:
         device.close()
 
 
+def five_markers_seen(tmp_path, cable, inlet: RecorderInlet) -> dict:
+    """The inlet's matcher summary of :func:`write_five_markers` (the inlet is closed after)."""
+    inlet.start()
+    try:
+        write_five_markers(tmp_path, cable, inlet)
+        with inlet.lock:
+            return inlet.matcher.summary()
+    finally:
+        inlet.close()
+
+
 def test_every_marker_written_is_seen_by_the_recorder_with_its_delay(tmp_path, cable, recorder):
     inlet = RecorderInlet(name_of(recorder))
     assert inlet.channels == {"ecg": 0, "eda": 1, "digital": 2} and not inlet.has_marker_stream
@@ -105,13 +116,7 @@ def test_every_marker_written_is_seen_by_the_recorder_with_its_delay(tmp_path, c
 def test_the_recorders_own_marker_stream_confirms_the_markers(tmp_path, cable, recorder):
     inlet = RecorderInlet(name_of(recorder))
     assert inlet.marker_stream == f"{name_of(recorder)}-Markers"
-    inlet.start()
-    try:
-        write_five_markers(tmp_path, cable, inlet)
-        with inlet.lock:
-            summary = inlet.matcher.summary()
-    finally:
-        inlet.close()
+    summary = five_markers_seen(tmp_path, cable, inlet)
     assert (summary["markers_sent"], summary["markers_seen"]) == (5, 5), summary
     assert 0 <= summary["marker_delay_ms"]["median"] <= 5.0, summary
 
@@ -124,13 +129,9 @@ def test_our_own_marker_outlet_is_never_taken_for_what_the_recorder_saw(tmp_path
     ours = LslOutlet({"a": 10}, name=f"Ours{time.monotonic_ns()}")
     assert pylsl.resolve_byprop("name", ours.name, timeout=10), "our outlet was not found on this machine"
     inlet = RecorderInlet(name_of(recorder))
-    inlet.start()
     try:
-        write_five_markers(tmp_path, cable, inlet)
-        with inlet.lock:
-            summary = inlet.matcher.summary()
+        summary = five_markers_seen(tmp_path, cable, inlet)
     finally:
-        inlet.close()
         ours.close()
     assert not inlet.has_marker_stream and inlet.marker_stream is None
     assert (summary["markers_sent"], summary["markers_seen"]) == (5, 5), summary  # from the digital channel
