@@ -122,11 +122,11 @@ def test_the_recorders_own_marker_stream_confirms_the_markers(tmp_path, cable, r
 
 
 def test_our_own_marker_outlet_is_never_taken_for_what_the_recorder_saw(tmp_path, cable, recorder):
-    """A lab running the recorder on the stimulus PC with --marker-lsl: our outlet is a Markers
-    stream on the recorder's computer, and it carries labels, not codes the recorder received."""
+    """Our --marker-lsl outlet carries labels, not codes the recorder received: even under the
+    name a recorder's marker stream would have, it confirms no marker."""
     import pylsl
 
-    ours = LslOutlet({"a": 10}, name=f"Ours{time.monotonic_ns()}")
+    ours = LslOutlet({"a": 10}, name=f"{name_of(recorder)}-Markers")
     assert pylsl.resolve_byprop("name", ours.name, timeout=10), "our outlet was not found on this machine"
     inlet = RecorderInlet(name_of(recorder))
     try:
@@ -137,21 +137,20 @@ def test_our_own_marker_outlet_is_never_taken_for_what_the_recorder_saw(tmp_path
     assert (summary["markers_sent"], summary["markers_seen"]) == (5, 5), summary  # from the digital channel
 
 
-def test_a_marker_stream_is_the_recorders_only_when_nothing_else_could_be():
+def test_only_the_recorders_own_marker_stream_is_taken():
+    """Another program's or device's Markers stream (another worker's stand-in, here, once took
+    the place of the digital channel) cannot be told from the recorder's."""
     import pylsl
 
-    def stream(name: str, source: str = "box-1", kind: str = "Markers"):
-        return pylsl.StreamInfo(name, kind, 1, 0, pylsl.cf_string, source)
+    def stream(name: str, source: str = "box-1"):
+        return pylsl.StreamInfo(name, "Markers", 1, 0, pylsl.cf_string, source)
 
-    here = stream("x").hostname()  # a stream not yet published has the empty host name
-    named, foreign, other = stream("Amp-Markers"), stream("Presentation"), stream("Other")
-    ours = stream("SelfCompassionMarkers", f"{OWN_SOURCE_PREFIX}SelfCompassionMarkers@pc")
-    assert recorders_marker_stream("Amp", here, [foreign, named, other]) is named
-    assert recorders_marker_stream("Amp", here, [ours, foreign]) is foreign
-    assert recorders_marker_stream("Amp", here, [ours]) is None
-    assert recorders_marker_stream("Amp", here, [foreign, other]) is None  # which one would be a guess
-    assert recorders_marker_stream("Amp", "recording-pc", [foreign]) is None  # another computer's
-    assert recorders_marker_stream("Amp", here, [stream("Amp-EEG", kind="EEG")]) is None
+    named, presentation, other_amp = stream("Amp-Markers"), stream("Presentation"), stream("Amp2-Markers")
+    ours = stream("Amp-Markers", f"{OWN_SOURCE_PREFIX}Amp-Markers@pc")
+    assert recorders_marker_stream("Amp", [presentation, named, other_amp]) is named
+    assert recorders_marker_stream("Amp", [ours, named]) is named
+    assert recorders_marker_stream("Amp", [ours]) is None
+    assert recorders_marker_stream("Amp", [presentation, other_amp]) is None
 
 
 def test_a_missing_stream_is_one_sentence_naming_the_streams_found(recorder):

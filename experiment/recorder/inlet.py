@@ -4,8 +4,8 @@ BIOPAC AcqKnowledge, BrainVision's RDA connector, OpenSignals and LabRecorder se
 what they record over LSL. The stream is found by name; its ECG, EDA and digital (trigger)
 channels are picked by the labels in its description, or named with ``--recorder-columns``
 (``ecg=NAME,eda=NAME,digital=NAME``, as ``analyse --columns``). A marker stream of the same
-recorder (``NAME-Markers``, or the one ``Markers`` stream from the recorder's computer that
-this program did not publish) is read too when there is one: the codes the recorder received.
+recorder (``NAME-Markers``, not one this program published) is read too when there is one: the
+codes the recorder received.
 
 The clock question. LSL stamps samples on the recording computer's ``local_clock``; this
 inlet adds LSL's own ``time_correction`` (the offset between that computer's clock and this
@@ -126,27 +126,16 @@ class Window:
         return np.fromiter(self.values, float)[times >= times[-1] - seconds] if times.size else times
 
 
-def recorders_marker_stream(recorder: str, host: str, streams: list):
+def recorders_marker_stream(recorder: str, streams: list):
     """The recorder's own marker stream among the LSL ``streams`` found, or None (its markers are
-    then confirmed from its digital channel): the one named ``RECORDER-Markers``, else the only
-    Markers stream from the recorder's computer that this program did not publish. Ours carries
-    event labels, not what the recorder saw, and a marker stream of another program cannot be
-    told from the recorder's when there are several: neither may confirm a marker."""
-    named = [s for s in streams if s.name() == f"{recorder}-Markers"]
-    if named:
-        return named[0]
-    others = [
-        s
-        for s in streams
-        if s.type() == "Markers" and s.hostname() == host and not s.source_id().startswith(OWN_SOURCE_PREFIX)
-    ]
-    if len(others) > 1:
-        log.warning(
-            "Several marker streams on the recorder's computer (%s): none is taken for the recorder's own; "
-            "its markers are confirmed from its digital channel.",
-            ", ".join(sorted(s.name() for s in others)),
-        )
-    return others[0] if len(others) == 1 else None
+    then confirmed from its digital channel): ``RECORDER-Markers``, as Brain Products' LSL
+    connectors name theirs (App-BrainAmpSeries), and never one this program published, which
+    carries event labels, not what the recorder saw. No other Markers stream is taken: one of
+    another program or device cannot be told from the recorder's."""
+    for stream in streams:
+        if stream.name() == f"{recorder}-Markers" and not stream.source_id().startswith(OWN_SOURCE_PREFIX):
+            return stream
+    return None
 
 
 class RecorderInlet:
@@ -175,7 +164,7 @@ class RecorderInlet:
         self.nominal_rate_hz = info.nominal_srate()
         self.labels = channel_labels(info)
         self.channels = pick_channels(name, self.labels, columns)
-        stream = self._find_marker_stream(info.hostname())
+        stream = recorders_marker_stream(name, pylsl.resolve_byprop("name", f"{name}-Markers", timeout=1.0))
         self.marker_stream = stream.name() if stream is not None else None  # None: the digital channel
         self._markers = pylsl.StreamInlet(stream, processing_flags=pylsl.proc_clocksync) if stream is not None else None
         self.offset_s, self.offset_uncertainty_s = lsl_offset_s()
@@ -187,12 +176,6 @@ class RecorderInlet:
         self._digital_state = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._read, name="recorder", daemon=True)
-
-    def _find_marker_stream(self, host: str):
-        pylsl = self._pylsl
-        named = pylsl.resolve_byprop("name", f"{self.name}-Markers", timeout=1.0)
-        found = named or pylsl.resolve_byprop("type", "Markers", timeout=1.0)
-        return recorders_marker_stream(self.name, host, found)
 
     @property
     def has_marker_stream(self) -> bool:
