@@ -61,7 +61,13 @@ def test_missing_port_fails_naming_it(tmp_path):
     )
     assert result.returncode == 1
     assert "[FAIL] marker device: Cannot open the marker port /dev/ttyNOPE7" in result.stdout
-    assert "NOT READY: 7 of 8" in result.stdout and "Traceback" not in result.stderr
+    # No other check fails for it. The sound check's 2-s tone may truly run short beside other test
+    # sessions on 2 cores (seen with 8 test workers: why the READY tests run alone): that FAIL is
+    # its own verdict, and the count follows.
+    failed = [line for line in result.stdout.splitlines() if line.startswith("[FAIL]")]
+    others = [line for line in failed if not line.startswith("[FAIL] marker device")]
+    assert all(line.startswith("[FAIL] sound output: The sound output ") and " ran short " in line for line in others)
+    assert f"NOT READY: {8 - len(failed)} of 8" in result.stdout and "Traceback" not in result.stderr
 
 
 def test_a_port_without_a_marker_protocol_is_refused_naming_the_protocols(tmp_path, tty_pair):
